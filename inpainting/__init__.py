@@ -1,0 +1,1 @@
+"""Caption-conditioned inpainting of 64x64 images in JAX/Flax."""

@@ -1,0 +1,214 @@
+"""Stride-2 convolutions in two interchangeable formulations.
+
+`Conv` and `ConvTranspose` hold exactly the parameters of `flax.linen.Conv`
+and `flax.linen.ConvTranspose` ('kernel' [kh, kw, in, out] and 'bias' [out],
+same initialisers) and compute the same outputs, so a checkpoint moves freely
+between implementations and platforms. The implementation is a config field:
+
+- 'xla': the stock Flax layers.
+- 'phase': phase-decomposed forms whose forward *and* backward passes are
+  stride-1 convolutions. XLA:CPU is slow at lhs-dilated convolutions, which
+  are the input gradient of a strided convolution and the forward pass of a
+  transposed one. A stride-2 convolution equals a stride-1 convolution of
+  the space-to-depth input with a rearranged kernel; a stride-2 transposed
+  convolution equals a stride-1 convolution with 4x the output channels
+  followed by depth-to-space (sub-pixel convolution).
+
+Both formulations are for stride 2 and 'SAME' padding, the only case the
+models use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+IMPLEMENTATIONS = ('xla', 'phase')
+_STRIDE = 2
+
+
+def _phase_taps(kernel_size: int, offset: int, sign: int):
+  """Kernel taps of each output/input phase along one axis.
+
+  For both formulations, the tap j of the original kernel that links a
+  stride-1 window position `a` and phase `r` is `j = 2 * (a + q_min) + offset
+  + sign * r`.
+
+  Returns:
+    (indices [A, 2] into the kernel axis, valid [A, 2] float mask, q_min):
+    window position a of the stride-1 convolution reads offset a + q_min.
+  """
+  qs = [(j - offset - sign * r) // 2
+        for r in (0, 1) for j in range(kernel_size)
+        if (j - offset - sign * r) % 2 == 0]
+  q_min, q_max = min(qs), max(qs)
+  a = np.arange(q_max - q_min + 1)[:, None]
+  r = np.arange(2)[None, :]
+  j = 2 * (a + q_min) + offset + sign * r
+  valid = (j >= 0) & (j < kernel_size)
+  return np.where(valid, j, 0), valid.astype(np.float32), q_min
+
+
+def _rearrange_kernel(kernel: jax.Array, taps_y, taps_x) -> jax.Array:
+  """Gathers kernel [kh, kw, C, F] into [Ay, 2, Ax, 2, C, F] phase taps."""
+  (iy, vy, _), (ix, vx, _) = taps_y, taps_x
+  k = kernel[iy][:, :, ix]
+  mask = vy[:, :, None, None] * vx[None, None, :, :]
+  return k * mask[..., None, None].astype(kernel.dtype)
+
+
+def _padding(taps) -> tuple[int, int]:
+  indices, _, q_min = taps
+  return -q_min, indices.shape[0] - 1 + q_min
+
+
+def _conv_stride1(x, kernel, padding_y, padding_x, precision):
+  return jax.lax.conv_general_dilated(
+      x, kernel, window_strides=(1, 1), padding=(padding_y, padding_x),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=precision)
+
+
+def space_to_depth(x: jax.Array) -> jax.Array:
+  """[B, H, W, C] -> [B, H/2, W/2, 4C], channels ordered (row, col, c)."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h // 2, w // 2, 4 * c)
+
+
+def depth_to_space(x: jax.Array) -> jax.Array:
+  """[B, H, W, 4F] (channels ordered (row, col, f)) -> [B, 2H, 2W, F]."""
+  b, h, w, c4 = x.shape
+  f = c4 // 4
+  x = x.reshape(b, h, w, 2, 2, f).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, 2 * h, 2 * w, f)
+
+
+def phase_conv(x: jax.Array, kernel: jax.Array, precision=None) -> jax.Array:
+  """`lax.conv` with stride 2 and 'SAME' padding, via space-to-depth.
+
+  Args:
+    x: [B, H, W, C] with H and W even.
+    kernel: [kh, kw, C, F].
+    precision: passed to the convolution.
+
+  Returns:
+    [B, H/2, W/2, F], equal to the strided convolution.
+  """
+  kh, kw, c, f = kernel.shape
+  if x.shape[1] % 2 or x.shape[2] % 2:
+    raise ValueError(f'phase_conv needs even height and width, got {x.shape}.')
+  # 'SAME' for stride 2 on an even size pads k - 2 in all, the smaller half
+  # before: output i reads input 2i + j - pad_before.
+  taps_y = _phase_taps(kh, (kh - 2) // 2, 1)
+  taps_x = _phase_taps(kw, (kw - 2) // 2, 1)
+  k = _rearrange_kernel(kernel, taps_y, taps_x)  # [Ay, 2, Ax, 2, C, F]
+  ay, ax = k.shape[0], k.shape[2]
+  k = k.transpose(0, 2, 1, 3, 4, 5).reshape(ay, ax, 4 * c, f)
+  return _conv_stride1(space_to_depth(x), k, _padding(taps_y),
+                       _padding(taps_x), precision)
+
+
+def _transpose_pad_before(kernel_size: int) -> int:
+  """The leading pad of `lax.conv_transpose(..., 'SAME')` for stride 2."""
+  if _STRIDE > kernel_size - 1:
+    return kernel_size - 1
+  return int(np.ceil((kernel_size + _STRIDE - 2) / 2))
+
+
+def phase_conv_transpose(x: jax.Array, kernel: jax.Array,
+                         precision=None) -> jax.Array:
+  """`lax.conv_transpose` with stride 2 and 'SAME' padding, as sub-pixel conv.
+
+  Args:
+    x: [B, H, W, C].
+    kernel: [kh, kw, C, F], as `flax.linen.ConvTranspose` holds it (not
+      flipped: `transpose_kernel=False`).
+    precision: passed to the convolution.
+
+  Returns:
+    [B, 2H, 2W, F], equal to the transposed convolution.
+  """
+  kh, kw, c, f = kernel.shape
+  # Output 2i + r reads the dilated, padded input at 2i + r + j, which holds
+  # input (2i + r + j - pad_before) / 2 when that is an integer.
+  taps_y = _phase_taps(kh, _transpose_pad_before(kh), -1)
+  taps_x = _phase_taps(kw, _transpose_pad_before(kw), -1)
+  k = _rearrange_kernel(kernel, taps_y, taps_x)  # [Ay, 2, Ax, 2, C, F]
+  ay, ax = k.shape[0], k.shape[2]
+  k = k.transpose(0, 2, 4, 1, 3, 5).reshape(ay, ax, c, 4 * f)
+  y = _conv_stride1(x, k, _padding(taps_y), _padding(taps_x), precision)
+  return depth_to_space(y)
+
+
+class _PhaseBase(nn.Module):
+  """Parameters laid out exactly as the stock Flax convolution's."""
+  features: int
+  kernel_size: Sequence[int]
+  use_bias: bool = True
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  def _params(self, in_features: int):
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (*self.kernel_size, in_features, self.features),
+                        self.param_dtype)
+    if not self.use_bias:
+      return kernel, jnp.zeros((), self.param_dtype)
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,),
+                      self.param_dtype)
+    return kernel, bias
+
+
+class PhaseConv(_PhaseBase):
+  """Stride-2 'SAME' convolution computed by `phase_conv`."""
+
+  @nn.compact
+  def __call__(self, x):
+    kernel, bias = self._params(x.shape[-1])
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
+    return phase_conv(x, kernel) + bias
+
+
+class PhaseConvTranspose(_PhaseBase):
+  """Stride-2 'SAME' transposed convolution computed by sub-pixel conv."""
+
+  @nn.compact
+  def __call__(self, x):
+    kernel, bias = self._params(x.shape[-1])
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
+    return phase_conv_transpose(x, kernel) + bias
+
+
+def _check_impl(impl: str):
+  if impl not in IMPLEMENTATIONS:
+    raise ValueError(f'Unknown convolution implementation {impl!r}; '
+                     f'expected one of {IMPLEMENTATIONS}.')
+
+
+def strided_conv(features: int, kernel_size: int, impl: str, name: str,
+                 use_bias: bool = True, dtype=None) -> nn.Module:
+  """A stride-2 'SAME' convolution layer of the chosen implementation."""
+  _check_impl(impl)
+  if impl == 'xla':
+    return nn.Conv(features, (kernel_size, kernel_size), strides=_STRIDE,
+                   padding='SAME', use_bias=use_bias, dtype=dtype, name=name)
+  return PhaseConv(features, (kernel_size, kernel_size), use_bias=use_bias,
+                   dtype=dtype, name=name)
+
+
+def upsampling_conv(features: int, kernel_size: int, impl: str, name: str,
+                    use_bias: bool = True, dtype=None) -> nn.Module:
+  """A stride-2 'SAME' transposed convolution of the chosen implementation."""
+  _check_impl(impl)
+  if impl == 'xla':
+    return nn.ConvTranspose(features, (kernel_size, kernel_size),
+                            strides=(_STRIDE, _STRIDE), padding='SAME',
+                            use_bias=use_bias, dtype=dtype, name=name)
+  return PhaseConvTranspose(features, (kernel_size, kernel_size),
+                            use_bias=use_bias, dtype=dtype, name=name)

@@ -1,0 +1,290 @@
+"""The networks: encoder, channel-wise bottleneck, decoder, generator, critic.
+
+Architecture of the seed (see DESIGN.md): a context encoder with skip
+connections and a channel-wise fully connected bottleneck, conditioned on a
+caption embedding, trained against a caption-conditioned critic. Every width,
+kernel, activation and the caption switch is a field, set from the config by
+`generator_from_config` / `critic_from_config`.
+
+Images are NHWC in [-1, 1]; masks are [B, H, W, 1] with 1 where pixels are
+missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from inpainting import layers
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    'relu': nn.relu,
+    'leaky_relu': lambda x: nn.leaky_relu(x, 0.2),
+    'elu': nn.elu,
+    'gelu': nn.gelu,
+    'tanh': jnp.tanh,
+    'sigmoid': nn.sigmoid,
+    'linear': lambda x: x,
+}
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+  """Looks up an activation by its config name."""
+  if name not in ACTIVATIONS:
+    raise ValueError(f'Unknown activation {name!r}; expected one of '
+                     f'{sorted(ACTIVATIONS)}.')
+  return ACTIVATIONS[name]
+
+
+class _ConvBlocks(nn.Module):
+  """Stride-2 conv -> [BatchNorm] -> activation, repeated; returns each output.
+
+  Convolutions followed by BatchNorm have no bias (BatchNorm's own offset
+  takes its place).
+  """
+  features: Sequence[int]
+  kernel_size: int = 5
+  activation: str = 'relu'
+  batch_norm_first: bool = True
+  conv_impl: str = 'xla'
+  batch_norm_momentum: float = 0.9
+  axis_name: str | None = None
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> list[jax.Array]:
+    act = activation_fn(self.activation)
+    outputs = []
+    for i, features in enumerate(self.features):
+      batch_norm = i > 0 or self.batch_norm_first
+      # A bias before BatchNorm is cancelled by its mean: leave it out.
+      x = layers.strided_conv(features, self.kernel_size, self.conv_impl,
+                              name=f'conv{i}', use_bias=not batch_norm,
+                              dtype=self.dtype)(x)
+      if batch_norm:
+        x = nn.BatchNorm(use_running_average=not train,
+                         momentum=self.batch_norm_momentum,
+                         axis_name=self.axis_name, dtype=self.dtype,
+                         name=f'bn{i}')(x)
+      x = act(x)
+      outputs.append(x)
+    return outputs
+
+
+class Encoder(_ConvBlocks):
+  """4 x [Conv 5x5 stride 2 -> BatchNorm -> ReLU] in the seed.
+
+  Returns the activation of every layer (the last is the code; the others
+  feed the decoder's skip connections).
+  """
+
+
+class ChannelWiseFC(nn.Module):
+  """Channel-wise fully connected layer (Pathak et al. 2016).
+
+  Each channel has its own dense map over the spatial positions: for input
+  [B, H, W, C], kernel [C, HW, HW] and bias [C, HW]. It lets every unit see
+  the whole image at a cost of C (HW)^2 weights instead of (CHW)^2.
+  """
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b, h, w, c = x.shape
+    n = h * w
+    kernel = self.param('kernel', nn.initializers.lecun_normal(
+        in_axis=1, out_axis=2, batch_axis=(0,)), (c, n, n))
+    bias = self.param('bias', nn.initializers.zeros_init(), (c, n))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
+    y = jnp.einsum('bic,cio->boc', x.reshape(b, n, c), kernel)
+    y = y + bias.T[None]
+    return y.reshape(b, h, w, c)
+
+
+class CaptionProjection(nn.Module):
+  """Caption embedding -> Dense (no activation) -> tiled to a spatial map."""
+  features: int = 256
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, embedding: jax.Array, height: int,
+               width: int) -> jax.Array:
+    e = nn.Dense(self.features, dtype=self.dtype, name='dense')(embedding)
+    return jnp.broadcast_to(e[:, None, None, :],
+                            (e.shape[0], height, width, self.features))
+
+
+class Decoder(nn.Module):
+  """4 x [ConvTranspose 5x5 stride 2 -> BatchNorm -> ReLU], tanh at the end.
+
+  With skip connections, the input of each layer after the first is the
+  previous output concatenated with the encoder activation of the same size.
+  """
+  features: Sequence[int]
+  kernel_size: int = 5
+  activation: str = 'relu'
+  output_activation: str = 'tanh'
+  skip_connections: bool = True
+  conv_impl: str = 'xla'
+  batch_norm_momentum: float = 0.9
+  axis_name: str | None = None
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, skips: Sequence[jax.Array], *,
+               train: bool) -> jax.Array:
+    """Decodes.
+
+    Args:
+      x: the bottleneck code [B, h, w, C].
+      skips: encoder activations, any order; those whose spatial size
+        matches a decoder layer's input are concatenated to it.
+      train: batch statistics (True) or running averages (False).
+
+    Returns:
+      [B, h * 2^L, w * 2^L, features[-1]].
+    """
+    act = activation_fn(self.activation)
+    by_size = {s.shape[1:3]: s for s in skips} if self.skip_connections else {}
+    last = len(self.features) - 1
+    for i, features in enumerate(self.features):
+      if i > 0 and x.shape[1:3] in by_size:
+        x = jnp.concatenate([x, by_size[x.shape[1:3]].astype(x.dtype)], -1)
+      x = layers.upsampling_conv(features, self.kernel_size, self.conv_impl,
+                                 name=f'deconv{i}', use_bias=i == last,
+                                 dtype=self.dtype)(x)
+      if i == last:
+        return activation_fn(self.output_activation)(x)
+      x = nn.BatchNorm(use_running_average=not train,
+                       momentum=self.batch_norm_momentum,
+                       axis_name=self.axis_name, dtype=self.dtype,
+                       name=f'bn{i}')(x)
+      x = act(x)
+    raise ValueError('Decoder needs at least one layer.')
+
+
+class Generator(nn.Module):
+  """Context encoder: (masked image, mask, caption) -> full image G(x)."""
+  encoder_features: Sequence[int] = (64, 128, 256, 256)
+  decoder_features: Sequence[int] = (256, 128, 64, 3)
+  kernel_size: int = 5
+  activation: str = 'relu'
+  output_activation: str = 'tanh'
+  skip_connections: bool = True
+  use_captions: bool = True
+  caption_features: int = 256
+  conv_impl: str = 'xla'
+  batch_norm_momentum: float = 0.9
+  axis_name: str | None = None
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, image: jax.Array, mask: jax.Array,
+               embedding: jax.Array | None, *, train: bool) -> jax.Array:
+    """Predicts the whole image; only its masked part is used.
+
+    Args:
+      image: [B, H, W, 3] in [-1, 1]; pixels under the mask are ignored.
+      mask: [B, H, W, 1], 1 where missing.
+      embedding: [B, E] caption embeddings (unused without captions).
+      train: batch statistics (True) or running averages (False).
+
+    Returns:
+      [B, H, W, 3] in the output activation's range.
+    """
+    x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
+    common = dict(kernel_size=self.kernel_size, activation=self.activation,
+                  conv_impl=self.conv_impl,
+                  batch_norm_momentum=self.batch_norm_momentum,
+                  axis_name=self.axis_name, dtype=self.dtype)
+    skips = Encoder(self.encoder_features, batch_norm_first=True,
+                    name='encoder', **common)(x, train=train)
+    code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(skips[-1])
+    if self.use_captions:
+      _, h, w, _ = code.shape
+      caption = CaptionProjection(self.caption_features, dtype=self.dtype,
+                                  name='caption')(embedding, h, w)
+      code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
+    return Decoder(self.decoder_features,
+                   output_activation=self.output_activation,
+                   skip_connections=self.skip_connections, name='decoder',
+                   **common)(code, skips[:-1], train=train)
+
+
+class Critic(nn.Module):
+  """Caption-conditioned critic on whole 64x64 images -> one logit each."""
+  features: Sequence[int] = (64, 128, 256, 256)
+  kernel_size: int = 5
+  activation: str = 'relu'
+  use_captions: bool = True
+  caption_features: int = 256
+  conv_impl: str = 'xla'
+  batch_norm_momentum: float = 0.9
+  axis_name: str | None = None
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, image: jax.Array, embedding: jax.Array | None, *,
+               train: bool) -> jax.Array:
+    """Scores images.
+
+    Args:
+      image: [B, H, W, 3], a real image or a composite.
+      embedding: [B, E] caption embeddings (unused without captions).
+      train: batch statistics (True) or running averages (False).
+
+    Returns:
+      [B] logits, high for real.
+    """
+    x = _ConvBlocks(self.features, kernel_size=self.kernel_size,
+                    activation=self.activation, batch_norm_first=False,
+                    conv_impl=self.conv_impl,
+                    batch_norm_momentum=self.batch_norm_momentum,
+                    axis_name=self.axis_name, dtype=self.dtype,
+                    name='features')(image, train=train)[-1]
+    if self.use_captions:
+      _, h, w, _ = x.shape
+      caption = CaptionProjection(self.caption_features, dtype=self.dtype,
+                                  name='caption')(embedding, h, w)
+      x = jnp.concatenate([x, caption.astype(x.dtype)], axis=-1)
+    x = x.reshape(x.shape[0], -1)
+    logits = nn.Dense(1, dtype=self.dtype, name='logit')(x)
+    return logits[:, 0].astype(jnp.float32)
+
+
+def generator_from_config(model: ml_collections.ConfigDict,
+                          axis_name: str | None = None) -> Generator:
+  """Builds the generator from `config.model`."""
+  return Generator(
+      encoder_features=tuple(model.encoder_features),
+      decoder_features=tuple(model.decoder_features),
+      kernel_size=model.kernel_size,
+      activation=model.activation,
+      output_activation=model.output_activation,
+      skip_connections=model.skip_connections,
+      use_captions=model.use_captions,
+      caption_features=model.caption_features,
+      conv_impl=model.conv_impl,
+      batch_norm_momentum=model.batch_norm_momentum,
+      axis_name=axis_name,
+      dtype=jnp.dtype(model.dtype))
+
+
+def critic_from_config(model: ml_collections.ConfigDict,
+                       axis_name: str | None = None) -> Critic:
+  """Builds the critic from `config.model`."""
+  return Critic(
+      features=tuple(model.critic_features),
+      kernel_size=model.kernel_size,
+      activation=model.critic_activation,
+      use_captions=model.use_captions,
+      caption_features=model.caption_features,
+      conv_impl=model.conv_impl,
+      batch_norm_momentum=model.batch_norm_momentum,
+      axis_name=axis_name,
+      dtype=jnp.dtype(model.dtype))

@@ -1,0 +1,43 @@
+"""Masks, compositing and sample grids."""
+
+import numpy as np
+import pytest
+
+from inpainting import masks
+
+
+def test_centre_mask():
+  mask = masks.centre_mask(64, 32)
+  assert mask.shape == (64, 64, 1)
+  assert mask.sum() == 32 * 32
+  assert mask[16:48, 16:48].min() == 1 and mask[15, 16, 0] == 0
+  assert masks.hole_box(mask) == (slice(16, 48), slice(16, 48))
+
+
+@pytest.mark.parametrize('size', [0, 65])
+def test_bad_hole_size(size):
+  with pytest.raises(ValueError, match=f'mask.size={size}'):
+    masks.centre_mask(64, size)
+
+
+def test_composite_keeps_the_border():
+  image = np.full((1, 4, 4, 3), 0.5, np.float32)
+  prediction = np.full((1, 4, 4, 3), -0.25, np.float32)
+  mask = masks.centre_mask(4, 2)[None]
+  out = masks.composite(image, prediction, mask)
+  assert np.all(out[0, 1:3, 1:3] == -0.25)
+  out[0, 1:3, 1:3] = 0.5
+  np.testing.assert_array_equal(out, image)
+
+
+def test_sample_grid():
+  image = np.ones((2, 4, 4, 3), np.float32)
+  prediction = -np.ones((2, 4, 4, 3), np.float32)
+  mask = np.repeat(masks.centre_mask(4, 2)[None], 2, 0)
+  grid = masks.sample_grid(image, mask, prediction)
+  assert grid.shape == (2 * 6, 3 * 6, 3) and grid.dtype == np.uint8
+  row = grid[:6]
+  masked, filled, target = row[:, :6], row[:, 6:12], row[:, 12:]
+  assert masked[3, 3, 0] == 128  # hole shown as mid-grey
+  assert filled[3, 3, 0] == 0 and filled[1, 1, 0] == 255
+  assert target[3, 3, 0] == 255

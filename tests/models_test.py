@@ -1,0 +1,156 @@
+"""Shapes, parameter counts and the bottleneck of the seed's networks."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import caption_gan
+from configs import context_encoder
+from inpainting import models
+
+E = 384  # caption embedding size
+
+
+def _inputs(batch=2):
+  rng = np.random.default_rng(0)
+  image = rng.uniform(-1, 1, (batch, 64, 64, 3)).astype(np.float32)
+  mask = np.zeros((batch, 64, 64, 1), np.float32)
+  mask[:, 16:48, 16:48] = 1
+  embedding = rng.normal(size=(batch, E)).astype(np.float32)
+  return image, mask, embedding
+
+
+def _count(tree):
+  return sum(x.size for x in jax.tree.leaves(tree))
+
+
+def _conv(k, cin, cout, bias=True):
+  return k * k * cin * cout + (cout if bias else 0)
+
+
+def test_generator_shapes_and_parameter_count():
+  config = caption_gan.get_config()
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = jax.jit(functools.partial(generator.init, train=False))(
+      jax.random.key(0), image, mask, embedding)
+  out, _ = jax.jit(functools.partial(
+      generator.apply, train=True, mutable=['batch_stats']))(
+          variables, image, mask, embedding)
+  assert out.shape == (2, 64, 64, 3)
+  assert float(jnp.abs(out).max()) <= 1.0  # tanh
+
+  bn = lambda c: 2 * c  # scale and bias
+  # Convolutions followed by BatchNorm have no bias.
+  encoder = (_conv(5, 4, 64, False) + bn(64) + _conv(5, 64, 128, False) +
+             bn(128) + _conv(5, 128, 256, False) + bn(256) +
+             _conv(5, 256, 256, False) + bn(256))
+  bottleneck = 256 * 16 * 16 + 256 * 16
+  caption = E * 256 + 256
+  # Decoder inputs: 4x4x(256+256), then skips double each input's channels.
+  decoder = (_conv(5, 512, 256, False) + bn(256) +
+             _conv(5, 256 + 256, 128, False) + bn(128) +
+             _conv(5, 128 + 128, 64, False) + bn(64) + _conv(5, 64 + 64, 3))
+  params = variables['params']
+  assert _count(params['encoder']) == encoder
+  assert _count(params['bottleneck']) == bottleneck
+  assert _count(params['caption']) == caption
+  assert _count(params['decoder']) == decoder
+  assert _count(params) == encoder + bottleneck + caption + decoder
+
+
+def test_critic_shapes_and_parameter_count():
+  config = caption_gan.get_config()
+  critic = models.critic_from_config(config.model)
+  image, _, embedding = _inputs(3)
+  variables = critic.init(jax.random.key(0), image, embedding, train=False)
+  logits = critic.apply(variables, image, embedding, train=False)
+  assert logits.shape == (3,)
+  bn = lambda c: 2 * c
+  expected = (_conv(5, 3, 64) + _conv(5, 64, 128, False) + bn(128) +
+              _conv(5, 128, 256, False) + bn(256) +
+              _conv(5, 256, 256, False) + bn(256) +
+              E * 256 + 256 + 4 * 4 * 512 + 1)
+  assert _count(variables['params']) == expected
+  # No BatchNorm after the first convolution.
+  assert 'bn0' not in variables['params']['features']
+
+
+def test_without_captions_has_no_caption_parameters():
+  config = context_encoder.get_config()
+  image, mask, _ = _inputs()
+  generator = models.generator_from_config(config.model)
+  params = generator.init(jax.random.key(0), image, mask, None,
+                          train=False)['params']
+  assert 'caption' not in params
+  critic = models.critic_from_config(config.model)
+  params = critic.init(jax.random.key(0), image, None, train=False)['params']
+  assert 'caption' not in params
+  assert params['logit']['kernel'].shape == (4 * 4 * 256, 1)
+
+
+def test_caption_changes_the_output():
+  config = caption_gan.get_config()
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  a = generator.apply(variables, image, mask, embedding, train=False)
+  b = generator.apply(variables, image, mask, -embedding, train=False)
+  assert float(jnp.abs(a - b).max()) > 1e-4
+
+
+def test_generator_ignores_hidden_pixels():
+  config = caption_gan.get_config()
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  changed = np.where(mask > 0, 0.7, image).astype(np.float32)
+  np.testing.assert_allclose(
+      generator.apply(variables, changed, mask, embedding, train=False),
+      generator.apply(variables, image, mask, embedding, train=False),
+      atol=1e-6)
+
+
+def test_channel_wise_fc_equals_per_channel_dense():
+  x = jax.random.normal(jax.random.key(0), (3, 4, 4, 5))
+  layer = models.ChannelWiseFC()
+  params = layer.init(jax.random.key(1), x)
+  params = jax.tree.map(
+      lambda p: p + jax.random.normal(jax.random.key(2), p.shape), params)
+  y = np.asarray(layer.apply(params, x))
+  kernel = np.asarray(params['params']['kernel'])  # [C, 16, 16]
+  bias = np.asarray(params['params']['bias'])  # [C, 16]
+  xn = np.asarray(x)
+  expected = np.zeros_like(xn)
+  for b in range(3):
+    for c in range(5):
+      flat = xn[b, :, :, c].reshape(16)  # row-major spatial positions
+      expected[b, :, :, c] = (flat @ kernel[c] + bias[c]).reshape(4, 4)
+  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('impl', ['xla', 'phase'])
+def test_implementations_share_parameters(impl):
+  config = caption_gan.get_config()
+  config.model.conv_impl = impl
+  image, mask, embedding = _inputs()
+  generator = models.generator_from_config(config.model)
+  shapes = jax.tree.map(jnp.shape, jax.eval_shape(
+      lambda: generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)))
+  config.model.conv_impl = 'xla'
+  reference = models.generator_from_config(config.model)
+  expected = jax.tree.map(jnp.shape, jax.eval_shape(
+      lambda: reference.init(jax.random.key(0), image, mask, embedding,
+                             train=False)))
+  assert shapes == expected
+
+
+def test_unknown_activation():
+  with pytest.raises(ValueError, match="'swishy'"):
+    models.activation_fn('swishy')
