@@ -1,0 +1,90 @@
+"""Batches, determinism and resumption of the tf.data pipeline."""
+
+import jax
+import numpy as np
+import pytest
+
+from inpainting import input_pipeline
+
+
+def _take(ds, n):
+  it = ds.as_numpy_iterator()
+  return [next(it) for _ in range(n)]
+
+
+def test_train_batches(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  (batch,) = _take(input_pipeline.create_train_dataset(tiny_config, builder), 1)
+  devices = jax.local_device_count()
+  per_device = tiny_config.batch_size // devices
+  assert batch['image'].shape == (devices, per_device, 64, 64, 3)
+  assert batch['mask'].shape == (devices, per_device, 64, 64, 1)
+  assert batch['embedding'].shape == (devices, per_device, 384)
+  assert batch['caption'].shape == (devices, per_device)
+  assert batch['image'].dtype == np.float32
+  assert -1.0 <= batch['image'].min() and batch['image'].max() <= 1.0
+  assert batch['image'].std() > 0.1
+  assert batch['mask'].sum() == devices * per_device * 32 * 32
+  np.testing.assert_allclose(np.linalg.norm(batch['embedding'], axis=-1), 1.0,
+                             atol=1e-5)
+
+
+def test_deterministic_for_a_seed(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  a = _take(input_pipeline.create_train_dataset(tiny_config, builder), 3)
+  b = _take(input_pipeline.create_train_dataset(tiny_config, builder), 3)
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(x['image'], y['image'])
+    np.testing.assert_array_equal(x['embedding'], y['embedding'])
+  tiny_config.seed = 1
+  c = _take(input_pipeline.create_train_dataset(tiny_config, builder), 1)
+  assert not np.array_equal(a[0]['image'], c[0]['image'])
+
+
+def test_resuming_continues_the_stream(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  # 96 training examples, batch 8: step 13 onwards is in the second epoch.
+  straight = _take(input_pipeline.create_train_dataset(tiny_config, builder),
+                   16)
+  resumed = _take(input_pipeline.create_train_dataset(
+      tiny_config, builder, start_step=13), 3)
+  for x, y in zip(straight[13:], resumed):
+    for key in ('image', 'embedding', 'caption'):
+      np.testing.assert_array_equal(x[key], y[key])
+
+
+def test_each_step_draws_a_caption(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  tiny_config.dataset.shuffle_buffer_size = 1  # keep the file order
+  batches = _take(input_pipeline.create_train_dataset(tiny_config, builder), 60)
+  captions_of = {}
+  for batch in batches:
+    for image, caption in zip(batch['image'].reshape(-1, 64 * 64 * 3),
+                              batch['caption'].reshape(-1)):
+      captions_of.setdefault(image.tobytes(), set()).add(caption)
+  # 5 epochs over 96 examples with 3 captions each: most see several.
+  several = sum(len(c) > 1 for c in captions_of.values())
+  assert several > 0.8 * len(captions_of)
+
+
+def test_eval_dataset_sees_every_example_once(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  ds = input_pipeline.create_eval_dataset(tiny_config, builder, 'validation',
+                                          batch_size=16)
+  batches = list(ds.as_numpy_iterator())
+  assert [len(b['image']) for b in batches] == [16, 16, 8]
+  images = np.concatenate([b['image'] for b in batches])
+  assert len({im.tobytes() for im in images}) == 40
+
+
+def test_batch_must_divide_over_devices(tiny_config):
+  tiny_config.batch_size = 7
+  builder = input_pipeline.get_builder(tiny_config)
+  with pytest.raises(ValueError, match='batch_size=7'):
+    input_pipeline.create_train_dataset(tiny_config, builder)
+
+
+def test_unknown_dataset(tiny_config):
+  tiny_config.dataset.name = 'no_such_dataset'
+  with pytest.raises(ValueError, match="dataset.name='no_such_dataset'"):
+    input_pipeline.get_builder(tiny_config)
