@@ -1,0 +1,73 @@
+"""Every field of a run, with the seed's values (see DESIGN.md).
+
+Variants import this and override fields; from the command line,
+`--config.FIELD=VALUE` overrides any of them.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """The seed's architecture and losses on the embedded synthetic dataset."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.dataset = ml_collections.ConfigDict()
+  # A registered TFDS name, optionally with a builder config ('name/config').
+  config.dataset.name = 'synthetic_shapes'
+  # Where built datasets live; TFDS's default (~/tensorflow_datasets) if None.
+  config.dataset.data_dir = ml_collections.config_dict.placeholder(str)
+  # Where archives are read from; TFDS's usual manual directory if None.
+  config.dataset.manual_dir = ml_collections.config_dict.placeholder(str)
+  config.dataset.train_split = 'train'
+  config.dataset.eval_split = 'validation'
+  config.dataset.shuffle_buffer_size = 10_000
+  config.dataset.prefetch = 2
+  config.image_size = 64
+
+  # The hole: a centred square of this side, in pixels.
+  config.mask = ml_collections.ConfigDict()
+  config.mask.size = 32
+
+  config.model = ml_collections.ConfigDict()
+  config.model.use_captions = True
+  config.model.encoder_features = (64, 128, 256, 256)
+  config.model.decoder_features = (256, 128, 64, 3)
+  config.model.critic_features = (64, 128, 256, 256)
+  config.model.kernel_size = 5
+  config.model.activation = 'relu'
+  config.model.critic_activation = 'relu'
+  config.model.output_activation = 'tanh'
+  config.model.skip_connections = True
+  config.model.caption_features = 256
+  config.model.batch_norm_momentum = 0.9
+  # 'xla' (stock Flax convolutions) or 'phase' (same parameters and outputs,
+  # stride-1 formulations that XLA:CPU runs ~3x faster; see layers.py).
+  config.model.conv_impl = 'phase'
+  # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
+  config.model.dtype = 'float32'
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.reconstruction_weight = 0.8
+  config.loss.adversarial_weight = 0.2
+
+  # One optimiser per network: clip_by_global_norm -> adam.
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.generator_learning_rate = 2e-4
+  config.optimizer.critic_learning_rate = 2e-4
+  config.optimizer.b1 = 0.5
+  config.optimizer.b2 = 0.999
+  config.optimizer.grad_clip_norm = 1.0
+
+  # Probability of zeroing an example's caption embedding in a training step
+  # (0 in the seed); lets one model also fill without captions.
+  config.caption_dropout = 0.0
+
+  config.batch_size = 64  # global, over all devices and processes
+  config.num_train_steps = 20_000
+  config.log_every_steps = 100
+  config.checkpoint_every_steps = 1_000
+  config.max_checkpoints_to_keep = 3
+  # Sample grids (masked | inpainted | target) at each checkpoint.
+  config.num_sample_images = 16
+  return config

@@ -1,0 +1,88 @@
+"""Orbax checkpoints of the whole GAN state.
+
+Saves are asynchronous and atomic (orbax writes to a temporary folder and
+renames it when complete), so a run killed at any moment leaves only
+complete checkpoints behind; the latest of them is where a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, TypeVar
+
+import jax
+import numpy as np
+import ml_collections
+import orbax.checkpoint as ocp
+
+State = TypeVar('State')
+
+
+class CheckpointMismatchError(ValueError):
+  """A checkpoint's arrays do not fit the state the config describes."""
+
+
+def create_manager(workdir: pathlib.Path, config: ml_collections.ConfigDict,
+                   read_only: bool = False) -> ocp.CheckpointManager:
+  """A manager of `workdir/checkpoints`, keeping the latest few."""
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=config.max_checkpoints_to_keep, create=not read_only,
+      read_only=read_only)
+  return ocp.CheckpointManager(
+      pathlib.Path(workdir).absolute() / 'checkpoints', options=options,
+      item_handlers=ocp.StandardCheckpointHandler())
+
+
+def save(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
+  """Starts saving `state` at `step` (asynchronously)."""
+  manager.save(step, args=ocp.args.StandardSave(state))
+
+
+def _leaf_names(tree: Any) -> dict[str, Any]:
+  """{'generator/params/encoder/conv0/kernel': leaf, ...} for any pytree."""
+  def name(key) -> str:
+    for attr in ('key', 'name', 'idx'):
+      if hasattr(key, attr):
+        return str(getattr(key, attr))
+    return str(key)
+  return {'/'.join(name(k) for k in path): leaf
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def mismatches(target: Any, saved: Any) -> list[str]:
+  """Leaves whose shapes differ, or that only one tree has, by name."""
+  wanted, found = _leaf_names(target), _leaf_names(saved)
+  problems = []
+  for name, leaf in wanted.items():
+    if name not in found:
+      problems.append(f'{name}: missing from the checkpoint')
+    elif tuple(found[name].shape) != np.shape(leaf):
+      problems.append(f'{name}: checkpoint {tuple(found[name].shape)}, '
+                      f'config {np.shape(leaf)}')
+  problems += [f'{name}: only in the checkpoint'
+               for name in sorted(found.keys() - wanted.keys())]
+  return problems
+
+
+def restore(manager: ocp.CheckpointManager, step: int, target: State) -> State:
+  """Restores the checkpoint at `step` into the structure of `target`.
+
+  Raises:
+    CheckpointMismatchError: naming every parameter whose shape differs, or
+      that only one side has, before anything is read.
+  """
+  metadata = manager.item_metadata(step)
+  problems = mismatches(target, getattr(metadata, 'tree', metadata))
+  if problems:
+    raise CheckpointMismatchError(
+        f'The checkpoint {manager.directory / str(step)} does not fit this '
+        'config:\n  ' + '\n  '.join(problems))
+  return manager.restore(step, args=ocp.args.StandardRestore(target))
+
+
+def restore_latest(manager: ocp.CheckpointManager, target: State) -> State:
+  """The latest checkpoint restored into `target`, or `target` if none."""
+  step = manager.latest_step()
+  if step is None:
+    return target
+  return restore(manager, step, target)

@@ -1,0 +1,148 @@
+"""The training step: multi-device equivalence, checkpoints, non-finite stops."""
+
+import functools
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from inpainting import checkpoints
+from inpainting import input_pipeline
+from inpainting import train
+
+
+def _batch(config, seed=0):
+  rng = np.random.default_rng(seed)
+  n = config.batch_size
+  mask = np.zeros((n, 64, 64, 1), np.float32)
+  mask[:, 16:48, 16:48] = 1
+  return {
+      'image': rng.uniform(-1, 1, (n, 64, 64, 3)).astype(np.float32),
+      'mask': mask,
+      'embedding': rng.normal(size=(n, 384)).astype(np.float32),
+  }
+
+
+def _init(config):
+  return train.create_train_state(
+      config, jax.random.key(config.seed, impl=train.RNG_IMPL),
+      _batch(config))
+
+
+def _run_steps(config, state, batches, devices):
+  step = jax.pmap(functools.partial(train.train_step, config=config),
+                  axis_name=train.AXIS, devices=devices)
+  state = train.replicate(state, devices)
+  n = len(devices)
+  metrics = []
+  for batch in batches:
+    sharded = jax.tree.map(lambda x: x.reshape(n, -1, *x.shape[1:]), batch)
+    state, m = step(state, sharded)
+    metrics.append(jax.device_get(train.unreplicate(m)))
+  return jax.device_get(train.unreplicate(state)), metrics
+
+
+def _assert_trees_close(a, b, **tolerance):
+  """Same paths and arrays (static fields such as `tx` are not compared)."""
+  flat_a, _ = jax.tree_util.tree_flatten_with_path(a)
+  flat_b, _ = jax.tree_util.tree_flatten_with_path(b)
+  assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
+  for (path, x), (_, y) in zip(flat_a, flat_b):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tolerance,
+                               err_msg=jax.tree_util.keystr(path))
+
+
+def test_two_devices_equal_one_device_with_the_same_global_batch(tiny_config):
+  state = _init(tiny_config)
+  batches = [_batch(tiny_config, seed) for seed in (1, 2)]
+  devices = jax.local_devices()
+  assert len(devices) == 2
+  two, metrics_two = _run_steps(tiny_config, state, batches, devices)
+  one, metrics_one = _run_steps(tiny_config, state, batches, devices[:1])
+  _assert_trees_close(two.generator.params, one.generator.params,
+                      rtol=1e-4, atol=1e-5)
+  _assert_trees_close(two.critic.params, one.critic.params,
+                      rtol=1e-4, atol=1e-5)
+  _assert_trees_close(two.generator.batch_stats, one.generator.batch_stats,
+                      rtol=1e-4, atol=1e-5)
+  _assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
+  # And the step did something.
+  moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
+                       state.generator.params, two.generator.params)
+  assert max(jax.tree.leaves(moved)) > 1e-4
+  assert int(two.step) == 2
+
+
+def test_reconstruction_improves_on_a_fixed_batch(tiny_config):
+  tiny_config.loss.adversarial_weight = 0.0
+  tiny_config.optimizer.generator_learning_rate = 3e-3
+  state = _init(tiny_config)
+  batch = _batch(tiny_config, 3)
+  # A learnable target: each image one flat colour, border and hole alike.
+  batch['image'] = np.broadcast_to(batch['image'][:, :1, :1],
+                                   batch['image'].shape).copy()
+  _, metrics = _run_steps(tiny_config, state, [batch] * 15,
+                          jax.local_devices())
+  assert metrics[-1]['hole_mse'] < 0.5 * metrics[0]['hole_mse']
+
+
+def test_save_restore_then_next_step_is_identical(tiny_config, tmp_path):
+  devices = jax.local_devices()
+  batches = [_batch(tiny_config, seed) for seed in (4, 5)]
+  state, _ = _run_steps(tiny_config, _init(tiny_config), batches[:1], devices)
+  manager = checkpoints.create_manager(tmp_path, tiny_config)
+  checkpoints.save(manager, 1, state)
+  manager.wait_until_finished()
+  restored = checkpoints.restore_latest(
+      checkpoints.create_manager(tmp_path, tiny_config), _init(tiny_config))
+  _assert_trees_close(restored, state, rtol=0, atol=0)
+  after_saved, _ = _run_steps(tiny_config, state, batches[1:], devices)
+  after_restored, _ = _run_steps(tiny_config, restored, batches[1:], devices)
+  _assert_trees_close(after_restored, after_saved, rtol=0, atol=0)
+
+
+def test_restore_names_mismatched_parameters(tiny_config, tmp_path):
+  manager = checkpoints.create_manager(tmp_path, tiny_config)
+  checkpoints.save(manager, 1, _init(tiny_config))
+  manager.wait_until_finished()
+  tiny_config.model.caption_features = 12
+  with pytest.raises(checkpoints.CheckpointMismatchError) as error:
+    checkpoints.restore_latest(manager, _init(tiny_config))
+  message = str(error.value)
+  assert ('generator/params/caption/dense/kernel: checkpoint (384, 8), '
+          'config (384, 12)') in message
+  assert 'critic/params/caption/dense/kernel' in message
+  assert 'encoder' not in message  # only what differs
+
+
+def test_non_finite_loss_stops_the_run(tiny_config, tmp_path, monkeypatch):
+  real_batches = input_pipeline.device_batches
+
+  def poisoned(ds):
+    for step, batch in enumerate(real_batches(ds), start=1):
+      if step == 5:
+        batch['image'][...] = np.nan
+      yield batch
+
+  monkeypatch.setattr(input_pipeline, 'device_batches', poisoned)
+  with pytest.raises(train.NonFiniteLossError, match='step 5: .*hole_mse=nan'):
+    train.train_and_evaluate(tiny_config, str(tmp_path))
+  manager = checkpoints.create_manager(tmp_path, tiny_config)
+  assert manager.all_steps() == [3]
+  state = checkpoints.restore_latest(manager, _init(tiny_config))
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(state))
+
+
+def test_train_and_evaluate_resumes_exactly(tiny_config, tmp_path):
+  straight = train.train_and_evaluate(tiny_config, str(tmp_path / 'straight'))
+  tiny_config.num_train_steps = 3
+  train.train_and_evaluate(tiny_config, str(tmp_path / 'resumed'))
+  tiny_config.num_train_steps = 6
+  resumed = train.train_and_evaluate(tiny_config, str(tmp_path / 'resumed'))
+  assert int(resumed.step) == int(straight.step) == 6
+  _assert_trees_close(resumed, straight, rtol=0, atol=0)
+  workdir = pathlib.Path(tmp_path / 'straight')
+  assert (workdir / 'samples' / 'step_0000006.png').is_file()
+  assert list(workdir.glob('events.out.tfevents.*'))
+  assert (workdir / 'config.json').is_file()
