@@ -1,4 +1,4 @@
-"""GAN state, the pmapped training step and the training loop.
+"""The pmapped training step and the training loop.
 
 `train_step` is one pure function: a critic update then a generator update,
 with gradients, BatchNorm statistics and metrics averaged over the devices
@@ -15,9 +15,7 @@ from typing import Any, Sequence
 
 from absl import logging
 from clu import metric_writers
-import flax
-import flax.jax_utils
-from flax.training import train_state
+from flax import jax_utils
 import jax
 from jax import lax
 import jax.numpy as jnp
@@ -27,78 +25,19 @@ import optax
 from PIL import Image
 
 from inpainting import checkpoints
+from inpainting import evaluate
 from inpainting import input_pipeline
 from inpainting import losses
 from inpainting import masks
 from inpainting import models
+from inpainting import state as state_lib
 
 AXIS = 'batch'
-# XLA's RngBitGenerator: compiles in a fraction of threefry's time on CPU
-# (initialising the seed's networks: ~2 s instead of ~6-10 s).
-RNG_IMPL = 'rbg'
 
 
-class TrainState(train_state.TrainState):
-  """A network's parameters, optimiser state and BatchNorm statistics."""
-  batch_stats: Any = None
-
-
-@flax.struct.dataclass
-class GANState:
-  """Everything a run carries from step to step: one pytree to checkpoint."""
-  generator: TrainState
-  critic: TrainState
-  rng: jax.Array  # raw key data; folded with the device and the step.
-
-  @property
-  def step(self) -> jax.Array:
-    return self.generator.step
-
-
-def create_optimizer(config: ml_collections.ConfigDict,
-                     learning_rate: float) -> optax.GradientTransformation:
-  """`clip_by_global_norm` then Adam, as in the seed."""
-  opt = config.optimizer
-  return optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm),
-                     optax.adam(learning_rate, b1=opt.b1, b2=opt.b2))
-
-
-def create_train_state(config: ml_collections.ConfigDict, rng: jax.Array,
-                       batch: dict[str, np.ndarray]) -> GANState:
-  """Initialises both networks and their optimisers.
-
-  Args:
-    config: the run config.
-    rng: a PRNG key of implementation `RNG_IMPL`.
-    batch: an example batch [B, ...] (no device axis) giving input shapes.
-
-  Returns:
-    The state at step 0, on the default device.
-  """
-  generator = models.generator_from_config(config.model)
-  critic = models.critic_from_config(config.model)
-  g_rng, c_rng, step_rng = jax.random.split(rng, 3)
-  image, mask, embedding = batch['image'], batch['mask'], batch['embedding']
-  g_vars = jax.jit(functools.partial(generator.init, train=False))(
-      g_rng, image, mask, embedding)
-  c_vars = jax.jit(functools.partial(critic.init, train=False))(
-      c_rng, image, embedding)
-  opt = config.optimizer
-  return GANState(
-      generator=TrainState.create(
-          apply_fn=generator.apply, params=g_vars['params'],
-          batch_stats=g_vars['batch_stats'],
-          tx=create_optimizer(config, opt.generator_learning_rate)),
-      critic=TrainState.create(
-          apply_fn=critic.apply, params=c_vars['params'],
-          batch_stats=c_vars['batch_stats'],
-          tx=create_optimizer(config, opt.critic_learning_rate)),
-      rng=jax.random.key_data(step_rng))
-
-
-def train_step(state: GANState, batch: dict[str, jax.Array], *,
+def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
                config: ml_collections.ConfigDict
-               ) -> tuple[GANState, dict[str, jax.Array]]:
+               ) -> tuple[state_lib.GANState, dict[str, jax.Array]]:
   """One critic update, then one generator update; run under `jax.pmap`.
 
   The generator's forward pass is computed once, with its VJP: its
@@ -118,7 +57,7 @@ def train_step(state: GANState, batch: dict[str, jax.Array], *,
   critic = models.critic_from_config(config.model, axis_name=AXIS)
   image, mask, embedding = batch['image'], batch['mask'], batch['embedding']
 
-  rng = jax.random.wrap_key_data(state.rng, impl=RNG_IMPL)
+  rng = jax.random.wrap_key_data(state.rng, impl=state_lib.RNG_IMPL)
   rng = jax.random.fold_in(jax.random.fold_in(rng, lax.axis_index(AXIS)),
                            state.step)
   if config.caption_dropout > 0:
@@ -186,33 +125,13 @@ def train_step(state: GANState, batch: dict[str, jax.Array], *,
   return state.replace(generator=new_generator, critic=new_critic), metrics
 
 
-def predict(state: GANState, batch: dict[str, jax.Array], *,
-            config: ml_collections.ConfigDict) -> jax.Array:
-  """Generator output in inference mode (BatchNorm running averages).
-
-  Args:
-    state: an unreplicated state.
-    batch: image, mask and embedding, [B, ...].
-    config: the run config.
-
-  Returns:
-    [B, H, W, 3] float32 predictions of the whole image.
-  """
-  generator = models.generator_from_config(config.model)
-  prediction = generator.apply(
-      {'params': state.generator.params,
-       'batch_stats': state.generator.batch_stats},
-      batch['image'], batch['mask'], batch['embedding'], train=False)
-  return prediction.astype(jnp.float32)
-
-
 def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
   """Copies a pytree onto devices (all local ones by default).
 
   Sharded on the pmap's own axis name, so that the arrays pmap returns have
   the same sharding and the second step does not recompile.
   """
-  return flax.jax_utils.replicate(tree, devices=devices, axis_name=AXIS)
+  return jax_utils.replicate(tree, devices=devices, axis_name=AXIS)
 
 
 def unreplicate(tree: Any) -> Any:
@@ -249,13 +168,13 @@ def _write_config(config: ml_collections.ConfigDict,
   path.write_text(text)
 
 
-def write_samples(config: ml_collections.ConfigDict, state: GANState,
+def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
                   samples: dict[str, np.ndarray], step: int,
                   workdir: pathlib.Path,
                   writer: metric_writers.MetricWriter) -> pathlib.Path:
   """Writes a (masked | inpainted | target) grid as PNG and to TensorBoard."""
-  prediction = np.asarray(jax.jit(functools.partial(predict, config=config))(
-      state, {k: samples[k] for k in input_pipeline.DEVICE_KEYS}))
+  prediction = np.asarray(jax.jit(functools.partial(
+      state_lib.predict, config=config))(state, {k: samples[k] for k in input_pipeline.DEVICE_KEYS}))
   grid = masks.sample_grid(samples['image'], samples['mask'], prediction)
   path = workdir / 'samples' / f'step_{step:07d}.png'
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,7 +187,7 @@ def write_samples(config: ml_collections.ConfigDict, state: GANState,
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> GANState:
+                       workdir: str) -> state_lib.GANState:
   """Trains, resuming from the latest checkpoint in `workdir` if any.
 
   Args:
@@ -288,11 +207,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   builder = input_pipeline.get_builder(config)
   samples = next(iter(input_pipeline.create_eval_dataset(
-      config, builder, config.dataset.eval_split,
+      config, builder, config.eval.split,
       batch_size=config.num_sample_images).as_numpy_iterator()))
 
-  state = create_train_state(
-      config, jax.random.key(config.seed, impl=RNG_IMPL), samples)
+  state = state_lib.create_train_state(config, samples)
   manager = checkpoints.create_manager(workdir, config)
   state = checkpoints.restore_latest(manager, state)
   start_step = int(state.step)
@@ -351,17 +269,48 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
     if step % config.checkpoint_every_steps == 0 or is_last:
       finish(step)  # never save a state whose step went non-finite
+      checkpoints.save(manager, step, unreplicate(p_state))
+      logging.info('Saving checkpoint %d.', step)
+
+    if is_chief and (step % config.eval_every_steps == 0 or is_last):
+      finish(step)
       state = unreplicate(p_state)
-      checkpoints.save(manager, step, state)
-      if is_chief:
-        path = write_samples(config, state, samples, step, workdir, writer)
-        logging.info('Saved checkpoint %d and samples %s.', step, path)
+      _evaluate_during_training(config, state, builder, step, writer)
+      path = write_samples(config, state, samples, step, workdir, writer)
+      logging.info('Wrote samples %s.', path)
       writer.flush()
 
   manager.wait_until_finished()
   manager.close()
   writer.close()
   return jax.device_get(unreplicate(p_state))
+
+
+def _evaluate_during_training(config: ml_collections.ConfigDict,
+                              state: state_lib.GANState,
+                              builder, step: int,
+                              writer: metric_writers.MetricWriter) -> None:
+  """Model metrics (and caption ablation) on held-out images -> TensorBoard."""
+  ds = input_pipeline.create_eval_dataset(
+      config, builder, config.eval.split, batch_size=config.eval.batch_size,
+      num_examples=config.eval.num_examples_during_training,
+      shuffled_captions=True)
+  report, _ = evaluate.run_evaluation(config, state, ds.as_numpy_iterator(),
+                                      with_baselines=False)
+  model = report['methods'][evaluate.MODEL]
+  scalars = {f'eval/{k}': model[k] for k in evaluate.METRIC_NAMES}
+  ablation = report.get('caption_ablation', {})
+  for name in ('shuffled', 'zero'):
+    if f'{name}_minus_true' in ablation:
+      scalars[f'eval/{name}_minus_true_mse'] = (
+          ablation[f'{name}_minus_true']['mean'])
+  writer.write_scalars(step, scalars)
+  logging.info('eval at step %d on %d %s images: hole_mse=%.4f psnr=%.2f '
+               'ssim=%.3f seam=%+.3f%s', step, report['num_examples'],
+               config.eval.split, model['mse'], model['psnr'], model['ssim'],
+               model['seam'],
+               f" shuffled-true mse={scalars['eval/shuffled_minus_true_mse']:+.4f}"
+               if 'eval/shuffled_minus_true_mse' in scalars else '')
 
 
 def _format_duration(seconds: float) -> str:

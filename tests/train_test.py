@@ -9,6 +9,7 @@ import pytest
 
 from inpainting import checkpoints
 from inpainting import input_pipeline
+from inpainting import state as state_lib
 from inpainting import train
 
 
@@ -25,9 +26,7 @@ def _batch(config, seed=0):
 
 
 def _init(config):
-  return train.create_train_state(
-      config, jax.random.key(config.seed, impl=train.RNG_IMPL),
-      _batch(config))
+  return state_lib.create_train_state(config, _batch(config))
 
 
 def _run_steps(config, state, batches, devices):
