@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 
@@ -37,19 +36,40 @@ def composite(image: jax.Array, prediction: jax.Array,
   return image * (1.0 - mask) + prediction * mask
 
 
-def hole_box(mask: np.ndarray) -> tuple[slice, slice]:
-  """The bounding rows and columns of the hole of a [H, W, 1] mask."""
+def hole_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+  """(top, bottom, left, right) of the hole of a [H, W, 1] mask, ends excluded.
+
+  Plain ints, so that it can be a static argument of a jitted function.
+  """
   rows = np.flatnonzero(mask[..., 0].any(axis=1))
   cols = np.flatnonzero(mask[..., 0].any(axis=0))
   if rows.size == 0:
     raise ValueError('The mask has no hole.')
-  return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+  return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def to_uint8(image: jax.Array | np.ndarray) -> np.ndarray:
   """[-1, 1] floats -> uint8 [0, 255]."""
   image = np.asarray(image, np.float32)
   return np.round((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def image_grid(columns: list[np.ndarray]) -> np.ndarray:
+  """Lays out images as rows of examples and columns of methods.
+
+  Args:
+    columns: each [N, H, W, 3] in [0, 1], one per column.
+
+  Returns:
+    uint8 [N * (H + 2), len(columns) * (W + 2), 3] with 2-pixel white gutters.
+  """
+  rows = []
+  for parts in zip(*columns):
+    rows.append(np.concatenate(
+        [np.pad(np.round(np.clip(np.asarray(p, np.float32), 0, 1) * 255)
+                .astype(np.uint8), ((1, 1), (1, 1), (0, 0)),
+                constant_values=255) for p in parts], axis=1))
+  return np.concatenate(rows, axis=0)
 
 
 def sample_grid(image: np.ndarray, mask: np.ndarray,
@@ -65,11 +85,6 @@ def sample_grid(image: np.ndarray, mask: np.ndarray,
     uint8 [N * (H + 2), 3 * (W + 2), 3]: each example one row, 2-pixel white
     gutters; the masked input shows the hole in mid-grey.
   """
-  filled = composite(image, prediction, mask)
+  filled = np.asarray(composite(image, prediction, mask))
   masked = np.asarray(apply_mask(image, mask))
-  rows = []
-  for parts in zip(masked, np.asarray(filled), image):
-    rows.append(np.concatenate(
-        [np.pad(to_uint8(p), ((1, 1), (1, 1), (0, 0)), constant_values=255)
-         for p in parts], axis=1))
-  return np.concatenate(rows, axis=0)
+  return image_grid([(x + 1.0) / 2.0 for x in (masked, filled, image)])

@@ -11,7 +11,7 @@ def test_centre_mask():
   assert mask.shape == (64, 64, 1)
   assert mask.sum() == 32 * 32
   assert mask[16:48, 16:48].min() == 1 and mask[15, 16, 0] == 0
-  assert masks.hole_box(mask) == (slice(16, 48), slice(16, 48))
+  assert masks.hole_box(mask) == (16, 48, 16, 48)
 
 
 @pytest.mark.parametrize('size', [0, 65])

@@ -1,0 +1,88 @@
+"""Metrics of EVALUATION.md against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from inpainting import masks
+from inpainting import metrics
+
+# A 16x16 hole in a 32x32 image: SSIM's 11x11 window fits in the hole.
+BOX = (8, 24, 8, 24)
+
+
+def _flat(value, n=1):
+  return np.full((n, 32, 32, 3), value, np.float32)
+
+
+def test_perfect_prediction():
+  target = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3))
+  target = target.astype(np.float32)
+  m = metrics.hole_metrics(target, target, BOX)
+  np.testing.assert_allclose(m['mse'], 0.0)
+  np.testing.assert_allclose(m['l1'], 0.0)
+  # MSE 0 has infinite PSNR: reported explicitly as the cap.
+  np.testing.assert_allclose(m['psnr'], metrics.PSNR_CAP_DB)
+  np.testing.assert_allclose(m['ssim'], 1.0, atol=1e-6)
+  np.testing.assert_allclose(m['seam'], 0.0, atol=1e-7)
+
+
+def test_constant_offset():
+  target = _flat(0.5)
+  prediction = _flat(0.5)
+  prediction[:, 8:24, 8:24] += 0.1
+  m = metrics.hole_metrics(prediction, target, BOX)
+  np.testing.assert_allclose(m['l1'], [0.1], rtol=1e-5)
+  np.testing.assert_allclose(m['mse'], [0.01], rtol=1e-5)
+  np.testing.assert_allclose(m['psnr'], [20.0], rtol=1e-5)
+  # Flat crops: contrast-structure term 1, luminance
+  # (2 * 0.5 * 0.6 + C1) / (0.5^2 + 0.6^2 + C1) with C1 = 0.01^2. The
+  # float32 variances (E[x^2] - mean^2 ~ 1e-8, against C2 = 9e-4) limit the
+  # agreement to ~1e-4.
+  c1 = 0.01 ** 2
+  np.testing.assert_allclose(m['ssim'], [(0.6 + c1) / (0.61 + c1)],
+                             rtol=2e-4)
+  # Every pair across the edge jumps by 0.1 more than the natural 0.
+  np.testing.assert_allclose(m['seam'], [0.1], rtol=1e-5)
+
+
+def test_seam_counts_only_the_edge():
+  target = _flat(0.2)
+  target[:, 8:24, 8:24] = 0.6  # a natural jump of 0.4 at the hole's edge
+  prediction = target.copy()
+  prediction[:, 9:23, 9:23] = 0.0  # wrong inside, right at the edge
+  m = metrics.hole_metrics(prediction, target, BOX)
+  np.testing.assert_allclose(m['seam'], [0.0], atol=1e-6)
+  assert m['mse'][0] > 0
+  # A fill that continues the outside exactly has a seam of -0.4.
+  smooth = _flat(0.2)
+  m = metrics.hole_metrics(smooth, target, BOX)
+  np.testing.assert_allclose(m['seam'], [-0.4], rtol=1e-5)
+
+
+def test_with_the_centre_mask():
+  box = masks.hole_box(masks.centre_mask(64, 32))
+  target = np.zeros((1, 64, 64, 3), np.float32)
+  prediction = target.copy()
+  prediction[:, 16:48, 16:48] = 0.5
+  prediction[:, 0, 0] = 1.0  # outside the hole: ignored
+  m = metrics.hole_metrics(prediction, target, box)
+  np.testing.assert_allclose(m['mse'], [0.25])
+  np.testing.assert_allclose(m['psnr'], [10 * np.log10(4)], rtol=1e-5)
+
+
+def test_hole_must_leave_a_border():
+  with pytest.raises(ValueError, match='border'):
+    metrics.hole_metrics(_flat(0), _flat(0), (0, 16, 8, 24))
+
+
+def test_bootstrap():
+  mean, low, high = metrics.bootstrap_mean_ci(np.full(50, 0.3))
+  assert mean == pytest.approx(0.3) and low == pytest.approx(0.3)
+  assert high == pytest.approx(0.3)
+  values = np.random.default_rng(0).normal(1.0, 1.0, 400)
+  mean, low, high = metrics.bootstrap_mean_ci(values)
+  assert low < mean < high
+  # The normal-theory interval half-width is 1.96 / sqrt(400) ~ 0.098.
+  assert high - low == pytest.approx(0.196, rel=0.15)
+  with pytest.raises(ValueError):
+    metrics.bootstrap_mean_ci(np.array([]))
