@@ -16,4 +16,5 @@ def get_config():
   config.num_train_steps = 500
   config.log_every_steps = 25
   config.checkpoint_every_steps = 100
+  config.eval_every_steps = 100
   return config

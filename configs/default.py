@@ -20,7 +20,6 @@ def get_config() -> ml_collections.ConfigDict:
   # Where archives are read from; TFDS's usual manual directory if None.
   config.dataset.manual_dir = ml_collections.config_dict.placeholder(str)
   config.dataset.train_split = 'train'
-  config.dataset.eval_split = 'validation'
   config.dataset.shuffle_buffer_size = 10_000
   config.dataset.prefetch = 2
   config.image_size = 64
@@ -68,6 +67,18 @@ def get_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 100
   config.checkpoint_every_steps = 1_000
   config.max_checkpoints_to_keep = 3
-  # Sample grids (masked | inpainted | target) at each checkpoint.
+  # Held-out metrics and a fixed sample grid (masked | inpainted | target)
+  # in TensorBoard and workdir/samples/.
+  config.eval_every_steps = 1_000
   config.num_sample_images = 16
+
+  # Evaluation (`--mode=evaluate`, and during training): EVALUATION.md.
+  config.eval = ml_collections.ConfigDict()
+  config.eval.split = 'validation'
+  config.eval.batch_size = 250
+  # The whole split if None.
+  config.eval.num_examples = ml_collections.config_dict.placeholder(int)
+  config.eval.num_examples_during_training = 500
+  # Score OpenCV / scikit-image baselines on the same images.
+  config.eval.baselines = True
   return config

@@ -16,4 +16,7 @@ def get_config():
   config.log_every_steps = 2
   config.checkpoint_every_steps = 3
   config.num_sample_images = 4
+  config.eval_every_steps = 3
+  config.eval.batch_size = 16
+  config.eval.num_examples_during_training = 16
   return config

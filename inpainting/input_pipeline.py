@@ -136,8 +136,8 @@ def create_train_dataset(config: ml_collections.ConfigDict,
 
 def create_eval_dataset(config: ml_collections.ConfigDict,
                         builder: tfds.core.DatasetBuilder, split: str,
-                        batch_size: int,
-                        num_examples: int | None = None) -> tf.data.Dataset:
+                        batch_size: int, num_examples: int | None = None,
+                        shuffled_captions: bool = False) -> tf.data.Dataset:
   """Examples of a split in their stored order, each once, first caption.
 
   Args:
@@ -146,6 +146,9 @@ def create_eval_dataset(config: ml_collections.ConfigDict,
     split: a TFDS split name, e.g. 'validation'.
     batch_size: examples per batch; the last batch may be smaller.
     num_examples: only the first this many examples, if given.
+    shuffled_captions: add 'shuffled_embedding', the caption embedding of
+      another image (the next one in the stored order, cyclically; the order
+      is random at build time), for caption ablations.
 
   Returns:
     A dataset of [batch, ...] batches (no device axis).
@@ -160,6 +163,10 @@ def create_eval_dataset(config: ml_collections.ConfigDict,
   ds = ds.map(lambda ex: _to_model_input(ex, 0, mask=mask,
                                          image_size=config.image_size),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if shuffled_captions:
+    others = ds.skip(1).concatenate(ds.take(1))
+    ds = tf.data.Dataset.zip(ds, others).map(
+        lambda ex, other: {**ex, 'shuffled_embedding': other['embedding']})
   return ds.batch(batch_size).prefetch(2)
 
 

@@ -1,0 +1,95 @@
+"""Evaluation from a checkpoint: report rows, ablation, clear errors."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from configs import tiny
+from inpainting import checkpoints
+from inpainting import evaluate
+from inpainting import train
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def trained_run(data_dir, tmp_path_factory):
+  """A tiny run trained for 3 steps: (config, workdir)."""
+  config = tiny.get_config()
+  config.dataset.data_dir = data_dir
+  config.num_train_steps = 3
+  workdir = tmp_path_factory.mktemp('run')
+  train.train_and_evaluate(config, str(workdir))
+  return config, workdir
+
+
+def test_report_has_every_method_and_the_ablation(trained_run):
+  config, workdir = trained_run
+  report = evaluate.evaluate(config, str(workdir))
+  assert report['step'] == 3
+  assert report['num_examples'] == 40  # the whole tiny validation split
+  assert list(report['methods']) == [
+      evaluate.MODEL, 'border mean colour', 'OpenCV Telea (r=3)',
+      'OpenCV Navier-Stokes', 'scikit-image biharmonic']
+  for row in report['methods'].values():
+    for key in ('l1', 'mse', 'psnr', 'psnr_of_mean_mse', 'ssim', 'seam',
+                'ms_per_image'):
+      assert np.isfinite(row[key]), (row, key)
+    assert 0 < row['mse'] < 1
+  ablation = report['caption_ablation']
+  for name in ('shuffled', 'zero'):
+    low, high = ablation[f'{name}_minus_true']['ci95']
+    assert low <= ablation[f'{name}_minus_true']['mean'] <= high
+    assert ablation[f'{name}_mse'] == pytest.approx(
+        ablation['true_mse'] + ablation[f'{name}_minus_true']['mean'])
+  saved = json.loads((workdir / 'report.json').read_text())
+  assert saved['methods'].keys() == report['methods'].keys()
+  markdown = (workdir / 'report.md').read_text()
+  assert '| OpenCV Telea (r=3) |' in markdown and 'shuffled' in markdown
+  assert (workdir / 'report.png').is_file()
+
+
+def test_evaluate_a_named_step_and_a_subset(trained_run):
+  config, workdir = trained_run
+  config = config.copy_and_resolve_references()
+  config.eval.num_examples = 10
+  config.eval.baselines = False
+  report = evaluate.evaluate(config, str(workdir), step=3)
+  assert report['num_examples'] == 10
+  assert list(report['methods']) == [evaluate.MODEL]
+
+
+def test_missing_step_and_empty_workdir(trained_run, tmp_path):
+  config, workdir = trained_run
+  with pytest.raises(evaluate.NoCheckpointError, match='no checkpoint at '
+                     r'step 7; it has \[3\]'):
+    evaluate.evaluate(config, str(workdir), step=7)
+  with pytest.raises(evaluate.NoCheckpointError, match='no checkpoints/'):
+    evaluate.evaluate(config, str(tmp_path))
+
+
+def test_cli_errors_are_one_clear_line(trained_run, tmp_path):
+  config, workdir = trained_run
+  result = subprocess.run(
+      [sys.executable, '-m', 'inpainting.main', '--config=configs/tiny.py',
+       f'--workdir={workdir}', '--mode=evaluate',
+       f'--config.dataset.data_dir={config.dataset.data_dir}',
+       '--config.model.caption_features=12'],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode != 0
+  assert 'does not fit this config' in result.stderr
+  assert 'generator/params/caption/dense/kernel' in result.stderr
+  assert 'Traceback' not in result.stderr
+
+
+def test_mismatch_names_parameters(trained_run):
+  config, workdir = trained_run
+  config = config.copy_and_resolve_references()
+  config.model.encoder_features = (8, 8, 16, 32)
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match='encoder/conv3/kernel'):
+    evaluate.evaluate(config, str(workdir))
