@@ -16,7 +16,6 @@ from typing import Any, Iterable
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from PIL import Image
@@ -66,22 +65,13 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str,
 
 
 @functools.partial(jax.jit, static_argnames=('config', 'box'))
-def _model_metrics(state, batch, *, config, box):
-  """Per-image metrics of the model with true, shuffled and zero captions."""
+def _model_metrics(state, batch, embedding, *, config, box):
+  """Per-image metrics of the model with the given caption embeddings."""
   target = (batch['image'] + 1.0) / 2.0
-  out = {}
-  variants = {'true': batch['embedding']}
-  if config.model.use_captions:
-    variants['shuffled'] = batch['shuffled_embedding']
-    variants['zero'] = jnp.zeros_like(batch['embedding'])
-  predictions = {}
-  for name, embedding in variants.items():
-    prediction = state_lib.predict(state, {**batch, 'embedding': embedding},
-                               config=config)
-    filled = masks.composite(target, (prediction + 1.0) / 2.0, batch['mask'])
-    predictions[name] = filled
-    out[name] = metrics.hole_metrics(filled, target, box)
-  return out, predictions['true']
+  prediction = state_lib.predict(state, {**batch, 'embedding': embedding},
+                                 config=config)
+  filled = masks.composite(target, (prediction + 1.0) / 2.0, batch['mask'])
+  return metrics.hole_metrics(filled, target, box), filled
 
 
 class _Accumulator:
@@ -141,19 +131,25 @@ def run_evaluation(config: ml_collections.ConfigDict,
   count = 0
   compiled = set()
   for batch in batches:
-    device_batch = {k: batch[k] for k in
-                    ('image', 'mask', 'embedding', 'shuffled_embedding')}
+    device_batch = {k: batch[k] for k in ('image', 'mask')}
+    variants = {'true': batch['embedding']}
+    if config.model.use_captions:
+      variants['shuffled'] = batch['shuffled_embedding']
+      variants['zero'] = np.zeros_like(batch['embedding'])
+    run = functools.partial(_model_metrics, state, device_batch,
+                            config=frozen_config, box=box)
     if len(batch['image']) not in compiled:  # keep compiling out of timings
-      _model_metrics(state, device_batch, config=frozen_config, box=box)
+      jax.block_until_ready(run(batch['embedding']))
       compiled.add(len(batch['image']))
-    start = time.perf_counter()
-    per_variant, filled = jax.block_until_ready(_model_metrics(
-        state, device_batch, config=frozen_config, box=box))
-    seconds = time.perf_counter() - start
-    acc.add(MODEL, per_variant['true'], seconds)
-    for name in ('shuffled', 'zero'):
-      if name in per_variant:
-        acc.add(f'model ({name} captions)', per_variant[name])
+    for name, embedding in variants.items():
+      start = time.perf_counter()
+      per_image, filled_variant = jax.block_until_ready(run(embedding))
+      seconds = time.perf_counter() - start
+      if name == 'true':
+        acc.add(MODEL, per_image, seconds)
+        filled = filled_variant
+      else:
+        acc.add(f'model ({name} captions)', per_image)
     columns = [np.asarray(filled)]
     if with_baselines:
       target = (batch['image'] + 1.0) / 2.0
