@@ -144,7 +144,7 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array,
   return depth_to_space(y)
 
 
-class _PhaseBase(nn.Module):
+class _PhaseLayer(nn.Module):
   """Parameters laid out exactly as the stock Flax convolution's."""
   features: int
   kernel_size: Sequence[int]
@@ -152,37 +152,36 @@ class _PhaseBase(nn.Module):
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
-  def _params(self, in_features: int):
+  def _compute(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    raise NotImplementedError
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (*self.kernel_size, in_features, self.features),
+                        (*self.kernel_size, x.shape[-1], self.features),
                         self.param_dtype)
-    if not self.use_bias:
-      return kernel, jnp.zeros((), self.param_dtype)
-    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,),
-                      self.param_dtype)
-    return kernel, bias
+    if self.use_bias:
+      bias = self.param('bias', nn.initializers.zeros_init(),
+                        (self.features,), self.param_dtype)
+    else:
+      bias = jnp.zeros((), self.param_dtype)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
+    return self._compute(x, kernel) + bias
 
 
-class PhaseConv(_PhaseBase):
+class PhaseConv(_PhaseLayer):
   """Stride-2 'SAME' convolution computed by `phase_conv`."""
 
-  @nn.compact
-  def __call__(self, x):
-    kernel, bias = self._params(x.shape[-1])
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
-                                              dtype=self.dtype)
-    return phase_conv(x, kernel) + bias
+  def _compute(self, x, kernel):
+    return phase_conv(x, kernel)
 
 
-class PhaseConvTranspose(_PhaseBase):
+class PhaseConvTranspose(_PhaseLayer):
   """Stride-2 'SAME' transposed convolution computed by sub-pixel conv."""
 
-  @nn.compact
-  def __call__(self, x):
-    kernel, bias = self._params(x.shape[-1])
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
-                                              dtype=self.dtype)
-    return phase_conv_transpose(x, kernel) + bias
+  def _compute(self, x, kernel):
+    return phase_conv_transpose(x, kernel)
 
 
 def _check_impl(impl: str):

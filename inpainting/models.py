@@ -257,34 +257,33 @@ class Critic(nn.Module):
     return logits[:, 0].astype(jnp.float32)
 
 
+def _shared_fields(model: ml_collections.ConfigDict,
+                   axis_name: str | None) -> dict[str, Any]:
+  """Fields that the generator and the critic take alike from the config."""
+  return dict(kernel_size=model.kernel_size,
+              use_captions=model.use_captions,
+              caption_features=model.caption_features,
+              conv_impl=model.conv_impl,
+              batch_norm_momentum=model.batch_norm_momentum,
+              axis_name=axis_name,
+              dtype=jnp.dtype(model.dtype))
+
+
 def generator_from_config(model: ml_collections.ConfigDict,
                           axis_name: str | None = None) -> Generator:
   """Builds the generator from `config.model`."""
   return Generator(
       encoder_features=tuple(model.encoder_features),
       decoder_features=tuple(model.decoder_features),
-      kernel_size=model.kernel_size,
       activation=model.activation,
       output_activation=model.output_activation,
       skip_connections=model.skip_connections,
-      use_captions=model.use_captions,
-      caption_features=model.caption_features,
-      conv_impl=model.conv_impl,
-      batch_norm_momentum=model.batch_norm_momentum,
-      axis_name=axis_name,
-      dtype=jnp.dtype(model.dtype))
+      **_shared_fields(model, axis_name))
 
 
 def critic_from_config(model: ml_collections.ConfigDict,
                        axis_name: str | None = None) -> Critic:
   """Builds the critic from `config.model`."""
-  return Critic(
-      features=tuple(model.critic_features),
-      kernel_size=model.kernel_size,
-      activation=model.critic_activation,
-      use_captions=model.use_captions,
-      caption_features=model.caption_features,
-      conv_impl=model.conv_impl,
-      batch_norm_momentum=model.batch_norm_momentum,
-      axis_name=axis_name,
-      dtype=jnp.dtype(model.dtype))
+  return Critic(features=tuple(model.critic_features),
+                activation=model.critic_activation,
+                **_shared_fields(model, axis_name))
