@@ -16,5 +16,6 @@ def get_config():
   config.num_train_steps = 500
   config.log_every_steps = 25
   config.checkpoint_every_steps = 100
-  config.eval_every_steps = 100
+  config.eval_every_steps = 250
+  config.eval.num_examples_during_training = 250
   return config

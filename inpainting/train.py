@@ -279,6 +279,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       path = write_samples(config, state, samples, step, workdir, writer)
       logging.info('Wrote samples %s.', path)
       writer.flush()
+      last_log = (step, time.perf_counter())  # steps/s counts training only
 
   manager.wait_until_finished()
   manager.close()
