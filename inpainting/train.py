@@ -168,13 +168,19 @@ def _write_config(config: ml_collections.ConfigDict,
   path.write_text(text)
 
 
+# Compiled once per config (a FrozenConfigDict hashes by content), not once
+# per call: samples are written at every evaluation.
+_jitted_predict = jax.jit(state_lib.predict, static_argnames=('config',))
+
+
 def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
                   samples: dict[str, np.ndarray], step: int,
                   workdir: pathlib.Path,
                   writer: metric_writers.MetricWriter) -> pathlib.Path:
   """Writes a (masked | inpainted | target) grid as PNG and to TensorBoard."""
-  prediction = np.asarray(jax.jit(functools.partial(
-      state_lib.predict, config=config))(state, {k: samples[k] for k in input_pipeline.DEVICE_KEYS}))
+  prediction = np.asarray(_jitted_predict(
+      state, {k: samples[k] for k in input_pipeline.DEVICE_KEYS},
+      config=ml_collections.FrozenConfigDict(config)))
   grid = masks.sample_grid(samples['image'], samples['mask'], prediction)
   path = workdir / 'samples' / f'step_{step:07d}.png'
   path.parent.mkdir(parents=True, exist_ok=True)
