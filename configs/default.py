@@ -20,7 +20,14 @@ def get_config() -> ml_collections.ConfigDict:
   # Where archives are read from; TFDS's usual manual directory if None.
   config.dataset.manual_dir = ml_collections.config_dict.placeholder(str)
   config.dataset.train_split = 'train'
+  # Examples in the shuffle buffer, over all shards.
   config.dataset.shuffle_buffer_size = 10_000
+  # The training stream is this many independent shards of the split, each
+  # contributing batch_size / num_shards examples to every global batch; each
+  # process reads only its num_shards / process_count shards. None: one per
+  # process. Fix it (e.g. 8) to keep the data order, and so the run, the
+  # same on any number of processes that divides it.
+  config.dataset.num_shards = ml_collections.config_dict.placeholder(int)
   config.dataset.prefetch = 2
   config.image_size = 64
 

@@ -22,6 +22,14 @@ class CheckpointMismatchError(ValueError):
   """A checkpoint's arrays do not fit the state the config describes."""
 
 
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (read-only or full storage, ...).
+
+  The incomplete checkpoint stays in orbax's temporary folder, which is
+  never restored: a rerun resumes from the last complete checkpoint.
+  """
+
+
 def create_manager(workdir: pathlib.Path, config: ml_collections.ConfigDict,
                    read_only: bool = False) -> ocp.CheckpointManager:
   """A manager of `workdir/checkpoints`, keeping the latest few."""
@@ -33,9 +41,41 @@ def create_manager(workdir: pathlib.Path, config: ml_collections.ConfigDict,
       item_handlers=ocp.StandardCheckpointHandler())
 
 
+def _write_error(manager: ocp.CheckpointManager, what: str,
+                 error: Exception) -> CheckpointWriteError:
+  return CheckpointWriteError(
+      f'Could not write {what} under {manager.directory}: '
+      f'{type(error).__name__}: {error}. Is the disk full or read-only? '
+      'Incomplete checkpoints are never restored; a rerun resumes from the '
+      'last complete one.')
+
+
 def save(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
-  """Starts saving `state` at `step` (asynchronously)."""
-  manager.save(step, args=ocp.args.StandardSave(state))
+  """Starts saving `state` at `step` (asynchronously).
+
+  The state is fetched to host numpy arrays first: with several processes,
+  orbax writes such (replicated) arrays once, from the primary process.
+
+  Raises:
+    CheckpointWriteError: this or the previous (asynchronous) save failed.
+  """
+  state = jax.device_get(state)
+  try:
+    manager.save(step, args=ocp.args.StandardSave(state))
+  except Exception as e:  # orbax and tensorstore raise many types
+    raise _write_error(manager, f'the checkpoint of step {step}', e) from e
+
+
+def wait_until_finished(manager: ocp.CheckpointManager) -> None:
+  """Blocks until pending saves are complete.
+
+  Raises:
+    CheckpointWriteError: a pending save failed.
+  """
+  try:
+    manager.wait_until_finished()
+  except Exception as e:  # orbax and tensorstore raise many types
+    raise _write_error(manager, 'a checkpoint', e) from e
 
 
 def _leaf_names(tree: Any) -> dict[str, Any]:

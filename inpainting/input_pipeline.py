@@ -7,9 +7,10 @@ Training batches are shaped [local_devices, per_device, ...] for `jax.pmap`:
   captions, drawn at random for each example each time it is seen;
 - `caption`: the drawn caption's text (for logging; not sent to devices).
 
-The training stream is a pure function of (config.seed, position): resuming
-at step s skips the s * batch records already consumed (before decoding, so
-it is cheap) and yields exactly what an uninterrupted run would have.
+The training stream is a pure function of (config.seed, shard, position):
+resuming at step s skips the records already consumed (before decoding, so
+it is cheap) and yields exactly what an uninterrupted run would have; with a
+fixed `dataset.num_shards` it is also the same for any number of processes.
 """
 
 from __future__ import annotations
@@ -93,10 +94,46 @@ def _options() -> tf.data.Options:
   return options
 
 
+def num_shards(config: ml_collections.ConfigDict) -> int:
+  """The training stream's shards: `dataset.num_shards`, or one per process."""
+  return config.dataset.num_shards or jax.process_count()
+
+
+def _shard_stream(config: ml_collections.ConfigDict,
+                  builder: tfds.core.DatasetBuilder, split: str, shard: int,
+                  shards: int, start_step: int) -> tf.data.Dataset:
+  """Batches of one shard of the split: a pure function of (seed, shard)."""
+  shard_batch = config.batch_size // shards
+  seed = config.seed + 1_000_003 * shard
+  ds = builder.as_dataset(
+      split=split, shuffle_files=True,
+      decoders={'image': tfds.decode.SkipDecoding()},
+      read_config=tfds.ReadConfig(shuffle_seed=seed,
+                                  shuffle_reshuffle_each_iteration=True,
+                                  options=_options()))
+  buffer = max(1, config.dataset.shuffle_buffer_size // shards)
+  ds = ds.repeat().shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+  # The position in the stream seeds the caption draw, so it survives resumes.
+  ds = ds.enumerate().skip(start_step * shard_batch)
+  mask = tf.constant(masks.centre_mask(config.image_size, config.mask.size))
+  ds = ds.map(
+      lambda i, ex: _to_model_input(
+          ex, _draw_caption(ex, seed=seed, index=i), mask=mask,
+          image_size=config.image_size),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.batch(shard_batch, drop_remainder=True)
+
+
 def create_train_dataset(config: ml_collections.ConfigDict,
                          builder: tfds.core.DatasetBuilder,
                          start_step: int = 0) -> tf.data.Dataset:
   """The infinite training stream of this process, from step `start_step`.
+
+  The split is cut into `num_shards(config)` equal shards, each shuffled and
+  read on its own; global batch t is the concatenation of every shard's
+  batch t, in shard order. A process reads only its own contiguous run of
+  shards, so the global batch does not depend on how many processes share
+  the work (for a fixed `dataset.num_shards`).
 
   Args:
     config: the run config.
@@ -107,29 +144,26 @@ def create_train_dataset(config: ml_collections.ConfigDict,
   Returns:
     A dataset of batches [local_devices, per_device, ...].
   """
-  per_device = per_device_batch_size(config.batch_size)
+  per_device_batch_size(config.batch_size)  # checks divisibility
+  shards, processes = num_shards(config), jax.process_count()
+  if shards % processes or config.batch_size % shards:
+    raise ValueError(f'dataset.num_shards={shards} must be divisible by the '
+                     f'{processes} processes and divide batch_size='
+                     f'{config.batch_size}.')
+  splits = tfds.even_splits(config.dataset.train_split, n=shards,
+                            drop_remainder=True)
+  per_process = shards // processes
+  mine = range(jax.process_index() * per_process,
+               (jax.process_index() + 1) * per_process)
+  streams = tuple(_shard_stream(config, builder, splits[s], s, shards,
+                                start_step) for s in mine)
+  if len(streams) == 1:
+    ds = streams[0]
+  else:
+    ds = tf.data.Dataset.zip(streams).map(
+        lambda *batches: {k: tf.concat([b[k] for b in batches], 0)
+                          for k in batches[0]})
   local_devices = jax.local_device_count()
-  process_batch = per_device * local_devices
-  split = tfds.split_for_jax_process(config.dataset.train_split,
-                                     drop_remainder=True)
-  ds = builder.as_dataset(
-      split=split, shuffle_files=True,
-      decoders={'image': tfds.decode.SkipDecoding()},
-      read_config=tfds.ReadConfig(shuffle_seed=config.seed,
-                                  shuffle_reshuffle_each_iteration=True,
-                                  options=_options()))
-  ds = ds.repeat().shuffle(config.dataset.shuffle_buffer_size,
-                           seed=config.seed, reshuffle_each_iteration=True)
-  # The position in the stream seeds the caption draw, so it survives resumes.
-  ds = ds.enumerate().skip(start_step * process_batch)
-  mask = tf.constant(masks.centre_mask(config.image_size, config.mask.size))
-  seed = config.seed + 1_000_003 * jax.process_index()
-  ds = ds.map(
-      lambda i, ex: _to_model_input(
-          ex, _draw_caption(ex, seed=seed, index=i), mask=mask,
-          image_size=config.image_size),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  ds = ds.batch(process_batch, drop_remainder=True)
   ds = ds.map(lambda b: _split_devices(b, local_devices))
   return ds.prefetch(config.dataset.prefetch).with_options(_options())
 

@@ -1,7 +1,16 @@
 """Entry point: `python -m inpainting.main --config=configs/caption_gan.py`.
 
 Kept short on purpose: flags in, one call out. See train.py and evaluate.py.
+
+Several processes (multi-host GPU, CPU clusters) run the same command with
+`--coordinator_address`, `--num_processes` and `--process_id` (or the
+environment variables JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+JAX_PROCESS_ID); `--distributed` alone lets JAX detect the cluster (TPU
+pods, SLURM, ...).
 """
+
+import os
+import sys
 
 from absl import app
 from absl import flags
@@ -10,6 +19,8 @@ import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
+from inpainting import checkpoints
+from inpainting import config_lib
 from inpainting import evaluate
 from inpainting import train
 
@@ -22,29 +33,86 @@ flags.DEFINE_enum('mode', 'train', ['train', 'evaluate'],
                   'of workdir into workdir/report.{json,md,png}.')
 flags.DEFINE_integer('step', None, 'With --mode=evaluate: the checkpoint '
                      'step to evaluate (the latest if unset).')
+flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() '
+                  'and let JAX detect the cluster (implied by the three '
+                  'flags below).')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, '
+                    'for multi-process runs [$JAX_COORDINATOR_ADDRESS].')
+flags.DEFINE_integer('num_processes', None, 'Number of processes '
+                     '[$JAX_NUM_PROCESSES].')
+flags.DEFINE_integer('process_id', None, 'This process, in [0, '
+                     'num_processes) [$JAX_PROCESS_ID].')
 config_flags.DEFINE_config_file(
     'config', None, 'A config file, e.g. configs/caption_gan.py.',
     lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
 
+# Failures a user can fix; reported as one message, without a traceback.
+# OSError covers storage (full, read-only, missing files): WorkdirError and
+# CheckpointWriteError among others.
+_USER_ERRORS = (config_lib.ConfigError, train.NonFiniteLossError,
+                checkpoints.CheckpointMismatchError,
+                evaluate.NoCheckpointError, OSError)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parser, with unknown `--config.FIELD`s reported by name."""
+  try:
+    return FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    key = str(e).strip('\'"')
+    named = [a.split('=')[0] for a in argv
+             if a.startswith('--config.') and key in a]
+    sys.exit(f'FATAL Flags parsing error: {", ".join(named) or key}: no '
+             'such config field (configs/default.py lists every field).')
+  except (TypeError, ValueError) as e:  # e.g. a config file's wrong type
+    sys.exit(f'FATAL Flags parsing error: {e}')
+
+
+def _initialize_distributed() -> None:
+  """Joins a multi-process run if the flags or the environment ask for it."""
+  address = FLAGS.coordinator_address or os.environ.get(
+      'JAX_COORDINATOR_ADDRESS')
+  count = FLAGS.num_processes or os.environ.get('JAX_NUM_PROCESSES')
+  index = FLAGS.process_id
+  if index is None and 'JAX_PROCESS_ID' in os.environ:
+    index = os.environ['JAX_PROCESS_ID']
+  if not (FLAGS.distributed or address or count or index is not None):
+    return
+  # Collectives between CPU processes (tests, CPU clusters) need gloo.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(
+      coordinator_address=address,
+      num_processes=int(count) if count is not None else None,
+      process_id=int(index) if index is not None else None)
+
+
+def _reference_config():
+  """configs/default.py: every known field, for unknown-field checks."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  return default.get_config()
+
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  _initialize_distributed()
   # tf.data only: keep TensorFlow off the accelerators JAX uses.
   tf.config.experimental.set_visible_devices([], 'GPU')
   logging.info('JAX process %d/%d, local devices: %s', jax.process_index(),
                jax.process_count(), jax.local_devices())
-  if FLAGS.mode == 'train':
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  else:
-    try:
+  try:
+    config_lib.validate(FLAGS.config, device_count=jax.device_count(),
+                        process_count=jax.process_count(),
+                        reference=_reference_config())
+    if FLAGS.mode == 'train':
+      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    else:
       evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step)
-    except (evaluate.NoCheckpointError,
-            evaluate.checkpoints.CheckpointMismatchError) as e:
-      # A clear message, not a stack of orbax internals.
-      raise app.UsageError(str(e)) from None
+  except _USER_ERRORS as e:
+    # A clear message, not a stack of library internals.
+    sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

@@ -8,8 +8,12 @@ workdir holds, so rerunning a command resumes it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import pathlib
+import signal
+import threading
 import time
 from typing import Any, Sequence
 
@@ -18,6 +22,7 @@ from clu import metric_writers
 from flax import jax_utils
 import jax
 from jax import lax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -25,6 +30,7 @@ import optax
 from PIL import Image
 
 from inpainting import checkpoints
+from inpainting import config_lib
 from inpainting import evaluate
 from inpainting import input_pipeline
 from inpainting import losses
@@ -157,6 +163,78 @@ def _check_finite(step: int, metrics: dict[str, np.ndarray]) -> None:
         '. Stopping; the last checkpoint saved before it is intact.')
 
 
+class WorkdirError(OSError):
+  """The workdir cannot be created or written to."""
+
+
+def _check_writable(workdir: pathlib.Path) -> None:
+  """Fails early, and clearly, if checkpoints could not be written."""
+  probe = workdir / f'.write_test.{jax.process_index()}'
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(b'0' * 4096)
+    probe.unlink()
+  except OSError as e:
+    raise WorkdirError(f'The workdir {workdir} is not writable '
+                       f'({e.strerror or e}); nothing was trained.') from None
+
+
+class _Preemption:
+  """Whether this run was asked to stop (SIGTERM), agreed over processes.
+
+  With one process, SIGTERM sets a flag that the loop reads after each
+  step. With several, JAX's preemption sync point makes every process see
+  the same step, so that they all save it.
+  """
+
+  def __init__(self):
+    self._event = threading.Event()
+
+  @contextlib.contextmanager
+  def handling_sigterm(self):
+    if (jax.process_count() > 1 or
+        threading.current_thread() is not threading.main_thread()):
+      yield
+      return
+    previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+    try:
+      yield
+    finally:
+      signal.signal(signal.SIGTERM, previous)
+
+  def _on_sigterm(self, signum, frame):
+    del signum, frame
+    logging.warning('SIGTERM: saving a checkpoint after this step, then '
+                    'stopping.')
+    self._event.set()
+
+  def reached(self, step: int) -> bool:
+    if jax.process_count() > 1:
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self._event.is_set()
+
+
+def _fingerprint(state: Any) -> str:
+  """SHA-256 of every array of a (host) state: equal iff bitwise equal."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(state):
+    digest.update(np.ascontiguousarray(leaf).tobytes())
+  return digest.hexdigest()
+
+
+def _check_processes_agree(digest: str, step: int) -> None:
+  """Stops a multi-process run whose replicas diverged.
+
+  Only the primary process writes checkpoints, so a silent divergence of
+  another process would otherwise go unnoticed.
+  """
+  if jax.process_count() == 1:
+    return
+  multihost_utils.assert_equal(
+      np.frombuffer(bytes.fromhex(digest), np.uint8),
+      f'The processes hold different states at step {step}; not saving.')
+
+
 def _write_config(config: ml_collections.ConfigDict,
                   workdir: pathlib.Path) -> None:
   path = workdir / 'config.json'
@@ -183,11 +261,15 @@ def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
       config=ml_collections.FrozenConfigDict(config)))
   grid = masks.sample_grid(samples['image'], samples['mask'], prediction)
   path = workdir / 'samples' / f'step_{step:07d}.png'
-  path.parent.mkdir(parents=True, exist_ok=True)
-  Image.fromarray(grid).save(path)
-  (path.with_suffix('.txt')).write_text('\n'.join(
-      c.decode() if isinstance(c, bytes) else str(c)
-      for c in samples['caption']) + '\n')
+  try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+    (path.with_suffix('.txt')).write_text('\n'.join(
+        c.decode() if isinstance(c, bytes) else str(c)
+        for c in samples['caption']) + '\n')
+  except OSError as e:
+    raise WorkdirError(f'Could not write {path}: {e.strerror or e}. Is the '
+                       'disk full or read-only?') from e
   writer.write_images(step, {'samples': grid[None]})
   return path
 
@@ -203,8 +285,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   Returns:
     The final (unreplicated) state.
   """
+  config_lib.validate(config, device_count=jax.device_count(),
+                      process_count=jax.process_count())
   workdir = pathlib.Path(workdir).absolute()
-  workdir.mkdir(parents=True, exist_ok=True)
+  _check_writable(workdir)
   is_chief = jax.process_index() == 0
   if is_chief:
     _write_config(config, workdir)
@@ -250,44 +334,57 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       _check_finite(s, m)
       history.append(m)
 
-  for step in range(start_step + 1, config.num_train_steps + 1):
-    p_state, metrics = p_train_step(p_state, next(train_iter))
-    pending.append((step, metrics))
-    finish(step - 1)  # one step behind, to keep the devices busy
+  preemption = _Preemption()
+  with preemption.handling_sigterm():
+    for step in range(start_step + 1, config.num_train_steps + 1):
+      p_state, metrics = p_train_step(p_state, next(train_iter))
+      pending.append((step, metrics))
+      finish(step - 1)  # one step behind, to keep the devices busy
 
-    is_last = step == config.num_train_steps
-    if step % config.log_every_steps == 0 or is_last:
-      finish(step)
-      now = time.perf_counter()
-      steps_per_sec = (step - last_log[0]) / (now - last_log[1])
-      last_log = (step, now)
-      summary = {k: float(np.mean([h[k] for h in history]))
-                 for k in history[0]}
-      history.clear()
-      eta = (config.num_train_steps - step) / max(steps_per_sec, 1e-9)
-      logging.info(
-          'step %d/%d: generator_loss=%.4f hole_mse=%.4f critic_loss=%.4f '
-          '(%.2f steps/s, %.1f images/s, ETA %s)', step,
-          config.num_train_steps, summary['generator_loss'],
-          summary['hole_mse'], summary['critic_loss'], steps_per_sec,
-          steps_per_sec * config.batch_size, _format_duration(eta))
-      writer.write_scalars(step, {**summary, 'steps_per_sec': steps_per_sec})
+      is_last = step == config.num_train_steps
+      if step % config.log_every_steps == 0 or is_last:
+        finish(step)
+        now = time.perf_counter()
+        steps_per_sec = (step - last_log[0]) / (now - last_log[1])
+        last_log = (step, now)
+        summary = {k: float(np.mean([h[k] for h in history]))
+                   for k in history[0]}
+        history.clear()
+        eta = (config.num_train_steps - step) / max(steps_per_sec, 1e-9)
+        logging.info(
+            'step %d/%d: generator_loss=%.4f hole_mse=%.4f critic_loss=%.4f '
+            '(%.2f steps/s, %.1f images/s, ETA %s)', step,
+            config.num_train_steps, summary['generator_loss'],
+            summary['hole_mse'], summary['critic_loss'], steps_per_sec,
+            steps_per_sec * config.batch_size, _format_duration(eta))
+        writer.write_scalars(step,
+                             {**summary, 'steps_per_sec': steps_per_sec})
 
-    if step % config.checkpoint_every_steps == 0 or is_last:
-      finish(step)  # never save a state whose step went non-finite
-      checkpoints.save(manager, step, unreplicate(p_state))
-      logging.info('Saving checkpoint %d.', step)
+      preempted = preemption.reached(step)
+      if step % config.checkpoint_every_steps == 0 or is_last or preempted:
+        finish(step)  # never save a state whose step went non-finite
+        state = jax.device_get(unreplicate(p_state))
+        digest = _fingerprint(state)
+        _check_processes_agree(digest, step)
+        checkpoints.save(manager, step, state)
+        logging.info('Saving checkpoint %d (state fingerprint %s).', step,
+                     digest[:16])
+      if preempted:
+        checkpoints.wait_until_finished(manager)
+        logging.warning('Preempted: saved the checkpoint at step %d; rerun the '
+                        'same command to resume.', step)
+        break
 
-    if is_chief and (step % config.eval_every_steps == 0 or is_last):
-      finish(step)
-      state = unreplicate(p_state)
-      _evaluate_during_training(config, state, builder, step, writer)
-      path = write_samples(config, state, samples, step, workdir, writer)
-      logging.info('Wrote samples %s.', path)
-      writer.flush()
-      last_log = (step, time.perf_counter())  # steps/s counts training only
+      if is_chief and (step % config.eval_every_steps == 0 or is_last):
+        finish(step)
+        state = unreplicate(p_state)
+        _evaluate_during_training(config, state, builder, step, writer)
+        path = write_samples(config, state, samples, step, workdir, writer)
+        logging.info('Wrote samples %s.', path)
+        writer.flush()
+        last_log = (step, time.perf_counter())  # steps/s counts training only
 
-  manager.wait_until_finished()
+  checkpoints.wait_until_finished(manager)
   manager.close()
   writer.close()
   return jax.device_get(unreplicate(p_state))
@@ -312,12 +409,12 @@ def _evaluate_during_training(config: ml_collections.ConfigDict,
       scalars[f'eval/{name}_minus_true_mse'] = (
           ablation[f'{name}_minus_true']['mean'])
   writer.write_scalars(step, scalars)
+  shuffled = scalars.get('eval/shuffled_minus_true_mse')
   logging.info('eval at step %d on %d %s images: hole_mse=%.4f psnr=%.2f '
                'ssim=%.3f seam=%+.3f%s', step, report['num_examples'],
                config.eval.split, model['mse'], model['psnr'], model['ssim'],
-               model['seam'],
-               f" shuffled-true mse={scalars['eval/shuffled_minus_true_mse']:+.4f}"
-               if 'eval/shuffled_minus_true_mse' in scalars else '')
+               model['seam'], '' if shuffled is None else
+               f' shuffled-true mse={shuffled:+.4f}')
 
 
 def _format_duration(seconds: float) -> str:

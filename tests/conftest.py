@@ -1,6 +1,9 @@
 """Test set-up: 2 fake CPU devices, set before JAX (or TensorFlow) loads."""
 
 import os
+import pathlib
+import subprocess
+import sys
 import tempfile
 
 os.environ['XLA_FLAGS'] = ' '.join(
@@ -14,6 +17,8 @@ os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(
     prefix='jax-cache-')
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from configs import tiny  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -36,6 +41,49 @@ def tiny_config(data_dir):
   config = tiny.get_config()
   config.dataset.data_dir = data_dir
   return config
+
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MAIN = (sys.executable, '-m', 'inpainting.main')
+
+
+def main_env(devices: int = 2) -> dict[str, str]:
+  """The environment of an `inpainting.main` process with fake CPU devices."""
+  return dict(os.environ,
+              XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+
+
+@pytest.fixture
+def start_main():
+  """Starts `python -m inpainting.main ARGS` from the repo root."""
+  def start(*args, devices=2, **kwargs):
+    return subprocess.Popen([*MAIN, *args], cwd=REPO, env=main_env(devices),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+  return start
+
+
+@pytest.fixture
+def run_main():
+  """Runs `python -m inpainting.main ARGS` to completion from the repo root."""
+  def run(*args, devices=2, timeout=600, prefix=(), **kwargs):
+    return subprocess.run([*prefix, *MAIN, *args], cwd=REPO,
+                          env=main_env(devices),
+                          capture_output=True, text=True, timeout=timeout,
+                          check=False, **kwargs)
+  return run
+
+
+@pytest.fixture
+def read_checkpoint():
+  """Reads a run's checkpoint without a target: {path: array}."""
+  def read(workdir: pathlib.Path, step: int) -> dict[str, np.ndarray]:
+    tree = ocp.StandardCheckpointer().restore(
+        pathlib.Path(workdir).absolute() / 'checkpoints' / str(step) /
+        'default')
+    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in
+            jax.tree_util.tree_flatten_with_path(tree)[0]}
+  return read
 
 
 def pytest_configure(config):

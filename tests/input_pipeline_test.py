@@ -88,3 +88,28 @@ def test_unknown_dataset(tiny_config):
   tiny_config.dataset.name = 'no_such_dataset'
   with pytest.raises(ValueError, match="dataset.name='no_such_dataset'"):
     input_pipeline.get_builder(tiny_config)
+
+
+def test_processes_read_disjoint_shards_of_the_same_global_batch(
+    tiny_config, monkeypatch):
+  tiny_config.dataset.num_shards = 2
+  builder = input_pipeline.get_builder(tiny_config)
+  one_process = _take(input_pipeline.create_train_dataset(tiny_config,
+                                                          builder), 4)
+  monkeypatch.setattr(jax, 'process_count', lambda: 2)
+  per_process = []
+  for index in range(2):
+    monkeypatch.setattr(jax, 'process_index', lambda index=index: index)
+    per_process.append(_take(input_pipeline.create_train_dataset(
+        tiny_config, builder), 4))
+  for step, whole in enumerate(one_process):
+    for key in ('image', 'embedding', 'caption'):
+      halves = [p[step][key].reshape(-1, *whole[key].shape[2:])
+                for p in per_process]
+      np.testing.assert_array_equal(
+          np.concatenate(halves), whole[key].reshape(halves[0].shape[0] * 2,
+                                                     *halves[0].shape[1:]))
+  # Each process reads only its half of the split.
+  seen = [{im.tobytes() for b in p for im in b['image'].reshape(-1, 12288)}
+          for p in per_process]
+  assert not seen[0] & seen[1]

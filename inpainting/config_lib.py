@@ -1,0 +1,239 @@
+"""Checks a run config before anything is built or compiled.
+
+`validate` collects every problem it finds and raises one `ConfigError`
+that names each field and its value, e.g.
+
+    config.model.decoder_features=(256, 128, 3): must have as many entries
+    as config.model.encoder_features=(64, 128, 256, 256) (4)
+
+so that a typo costs seconds, not a compile and a crash deep inside Flax.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+MODEL_DTYPES = ('float32', 'bfloat16')
+CONV_IMPLS = ('xla', 'phase')
+
+
+class ConfigError(ValueError):
+  """A config field has an unknown name, a wrong type or an impossible value."""
+
+
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_problem(path: str, value: Any, expected: Any) -> str | None:
+  """Why `value` cannot stand where the reference has `expected`, or None."""
+  if expected is None or value is None:
+    return None  # placeholders (None allowed) are typed by the reference
+  if isinstance(expected, bool):
+    ok = isinstance(value, bool)
+  elif isinstance(expected, int):
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  elif isinstance(expected, float):
+    ok = _is_number(value)
+  elif isinstance(expected, (tuple, list)):
+    ok = isinstance(value, (tuple, list))
+  else:
+    ok = isinstance(value, type(expected))
+  if ok:
+    return None
+  return (f'{path}={value!r}: must be of type {type(expected).__name__}, '
+          f'not {type(value).__name__}')
+
+
+def _field_type(config: ml_collections.ConfigDict, key: str) -> type | None:
+  """The declared type of a placeholder field (None-valued), if any."""
+  try:
+    return config.get_type(key)
+  except (AttributeError, KeyError):
+    return None
+
+
+def unknown_or_mistyped(config: ml_collections.ConfigDict,
+                        reference: ml_collections.ConfigDict,
+                        prefix: str = 'config') -> list[str]:
+  """Fields of `config` that `reference` lacks, or whose type differs."""
+  problems = [f'{prefix}.{key}: missing' for key in reference.keys()
+              if key not in config]
+  for key in config.keys():
+    path = f'{prefix}.{key}'
+    if key not in reference:
+      problems.append(f'{path}: unknown field (known: '
+                      f'{", ".join(sorted(reference.keys()))})')
+      continue
+    value, expected = config[key], reference[key]
+    if isinstance(expected, ml_collections.ConfigDict):
+      if not isinstance(value, ml_collections.ConfigDict):
+        problems.append(f'{path}={value!r}: must be a group of fields')
+      else:
+        problems += unknown_or_mistyped(value, expected, path)
+      continue
+    if expected is None and value is not None:
+      declared = _field_type(reference, key)
+      if declared is not None and not isinstance(value, declared):
+        problems.append(f'{path}={value!r}: must be of type '
+                        f'{declared.__name__} or None')
+      continue
+    problem = _type_problem(path, value, expected)
+    if problem:
+      problems.append(problem)
+  return problems
+
+
+def _positive_ints(config, names: tuple[str, ...], problems: list[str]):
+  for name in names:
+    value = _get(config, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      problems.append(f'config.{name}={value!r}: must be a positive integer')
+
+
+def _get(config, dotted: str) -> Any:
+  value = config
+  for part in dotted.split('.'):
+    value = value[part]
+  return value
+
+
+def _check_features(config, name: str, problems: list[str]) -> bool:
+  features = _get(config, name)
+  if (not isinstance(features, (tuple, list)) or not features or
+      not all(isinstance(f, int) and not isinstance(f, bool) and f > 0
+              for f in features)):
+    problems.append(f'config.{name}={features!r}: must be a non-empty list '
+                    'of positive integers')
+    return False
+  return True
+
+
+def semantic_problems(config: ml_collections.ConfigDict, *,
+                      device_count: int,
+                      process_count: int = 1) -> list[str]:
+  """Values that cannot work together (shapes, batch, ranges)."""
+  problems: list[str] = []
+  _positive_ints(config, (
+      'image_size', 'mask.size', 'batch_size', 'num_train_steps',
+      'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
+      'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
+      'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
+      'model.kernel_size', 'model.caption_features'), problems)
+  if problems:
+    return problems  # the checks below do arithmetic on these
+
+  size, hole = config.image_size, config.mask.size
+  if hole >= size:
+    problems.append(f'config.mask.size={hole}: the hole must be smaller than '
+                    f'config.image_size={size}, leaving a border to see')
+  elif (size - hole) % 2:
+    problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
+                    'the hole must be even, so that the hole is centred')
+
+  model = config.model
+  encoder_ok = _check_features(config, 'model.encoder_features', problems)
+  decoder_ok = _check_features(config, 'model.decoder_features', problems)
+  critic_ok = _check_features(config, 'model.critic_features', problems)
+  for name, ok in (('encoder_features', encoder_ok),
+                   ('critic_features', critic_ok)):
+    if not ok:
+      continue
+    layers = len(model[name])
+    if size % 2**layers:
+      problems.append(
+          f'config.model.{name}={tuple(model[name])}: {layers} stride-2 '
+          f'layers need config.image_size={size} to be divisible by '
+          f'2**{layers}={2**layers}')
+  if encoder_ok and decoder_ok:
+    if len(model.decoder_features) != len(model.encoder_features):
+      problems.append(
+          f'config.model.decoder_features={tuple(model.decoder_features)}: '
+          'must have as many entries as config.model.encoder_features='
+          f'{tuple(model.encoder_features)} ({len(model.encoder_features)}), '
+          'to upsample back to the image size')
+    if model.decoder_features[-1] != 3:
+      problems.append(
+          f'config.model.decoder_features={tuple(model.decoder_features)}: '
+          'the last entry is the output image and must be 3 (RGB)')
+
+  from inpainting import models  # pylint: disable=g-import-not-at-top
+  for name in ('activation', 'critic_activation', 'output_activation'):
+    if model[name] not in models.ACTIVATIONS:
+      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
+                      f'{sorted(models.ACTIVATIONS)}')
+  if model.conv_impl not in CONV_IMPLS:
+    problems.append(f'config.model.conv_impl={model.conv_impl!r}: must be '
+                    f'one of {CONV_IMPLS}')
+  if model.dtype not in MODEL_DTYPES:
+    problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
+                    f'{MODEL_DTYPES}')
+  if not 0 <= model.batch_norm_momentum < 1:
+    problems.append('config.model.batch_norm_momentum='
+                    f'{model.batch_norm_momentum!r}: must be in [0, 1)')
+
+  for name in ('reconstruction_weight', 'adversarial_weight'):
+    if config.loss[name] < 0:
+      problems.append(f'config.loss.{name}={config.loss[name]!r}: must be '
+                      '>= 0')
+  opt = config.optimizer
+  for name in ('generator_learning_rate', 'critic_learning_rate',
+               'grad_clip_norm'):
+    if opt[name] <= 0:
+      problems.append(f'config.optimizer.{name}={opt[name]!r}: must be > 0')
+  for name in ('b1', 'b2'):
+    if not 0 <= opt[name] < 1:
+      problems.append(f'config.optimizer.{name}={opt[name]!r}: must be in '
+                      '[0, 1)')
+  if not 0 <= config.caption_dropout <= 1:
+    problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
+                    'must be in [0, 1]')
+  if config.dataset.prefetch < 0:
+    problems.append(f'config.dataset.prefetch={config.dataset.prefetch!r}: '
+                    'must be >= 0')
+
+  if config.batch_size % device_count:
+    problems.append(f'config.batch_size={config.batch_size}: must be '
+                    f'divisible by the number of devices ({device_count})')
+  shards = config.dataset.num_shards
+  if shards is not None:
+    if not isinstance(shards, int) or shards <= 0:
+      problems.append(f'config.dataset.num_shards={shards!r}: must be a '
+                      'positive integer or None')
+    else:
+      if shards % process_count:
+        problems.append(f'config.dataset.num_shards={shards}: must be '
+                        'divisible by the number of processes '
+                        f'({process_count})')
+      if config.batch_size % shards:
+        problems.append(f'config.batch_size={config.batch_size}: must be '
+                        'divisible by config.dataset.num_shards='
+                        f'{shards}')
+  return problems
+
+
+def validate(config: ml_collections.ConfigDict, *, device_count: int,
+             process_count: int = 1,
+             reference: ml_collections.ConfigDict | None = None) -> None:
+  """Raises one ConfigError listing every problem of `config`, if any.
+
+  Args:
+    config: the run config.
+    device_count: the number of devices over all processes.
+    process_count: the number of processes.
+    reference: a config with every known field (configs/default.py); when
+      given, unknown fields and wrong types are reported too.
+  """
+  problems = []
+  if reference is not None:
+    problems = unknown_or_mistyped(config, reference)
+  if not problems:
+    try:
+      problems = semantic_problems(config, device_count=device_count,
+                                   process_count=process_count)
+    except (KeyError, AttributeError, TypeError) as e:
+      problems = [f'config: {e!r} (is a field missing or of a wrong type?)']
+  if problems:
+    raise ConfigError('Invalid config:\n  ' + '\n  '.join(problems))
