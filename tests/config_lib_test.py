@@ -1,0 +1,121 @@
+"""Bad configs fail at once, naming the field and the value."""
+
+import ml_collections
+import pytest
+
+from configs import caption_gan
+from configs import context_encoder
+from configs import default
+from configs import seed
+from configs import tiny
+from inpainting import config_lib
+
+
+def _validate(config, device_count=2, process_count=1):
+  config_lib.validate(config, device_count=device_count,
+                      process_count=process_count,
+                      reference=default.get_config())
+
+
+@pytest.mark.parametrize('module', [default, caption_gan, context_encoder,
+                                    seed, tiny])
+def test_shipped_configs_are_valid(module):
+  _validate(module.get_config())
+
+
+def _unlocked_tiny():
+  config = tiny.get_config()
+  config.unlock()
+  return config
+
+
+@pytest.mark.parametrize('edit, expected', [
+    (lambda c: setattr(c.model, 'encoder_featurs', (8, 8)),
+     'config.model.encoder_featurs: unknown field'),
+    (lambda c: setattr(c, 'num_train_step', 3),
+     'config.num_train_step: unknown field'),
+])
+def test_unknown_fields_are_named(edit, expected):
+  config = _unlocked_tiny()
+  edit(config)
+  with pytest.raises(config_lib.ConfigError, match=expected):
+    _validate(config)
+
+
+def test_wrong_types_are_named():
+  # A config written from scratch has no type-safe defaults to catch these.
+  config = ml_collections.ConfigDict(tiny.get_config().to_dict(),
+                                    type_safe=False)
+  config.batch_size = '8'
+  config.model.use_captions = 1
+  config.dataset.data_dir = 3
+  with pytest.raises(config_lib.ConfigError) as error:
+    _validate(config)
+  message = str(error.value)
+  assert "config.batch_size='8': must be of type int, not str" in message
+  assert 'config.model.use_captions=1: must be of type bool' in message
+  assert 'config.dataset.data_dir=3: must be of type str or None' in message
+
+
+@pytest.mark.parametrize('field, value, expected', [
+    ('image_size', 40,
+     r'config.model.encoder_features=\(8, 8, 16, 16\): 4 stride-2 layers '
+     r'need config.image_size=40 to be divisible by 2\*\*4=16'),
+    ('model.critic_features', (8, 8, 16, 16, 16, 16, 16),
+     r'config.model.critic_features=\(8, 8, 16, 16, 16, 16, 16\): 7 '
+     'stride-2'),
+    ('model.decoder_features', (16, 8, 3),
+     r'config.model.decoder_features=\(16, 8, 3\): must have as many entries'),
+    ('model.decoder_features', (16, 8, 8, 4),
+     'the last entry is the output image and must be 3'),
+    ('model.encoder_features', (8, 0, 16, 16),
+     r'config.model.encoder_features=\(8, 0, 16, 16\): must be a non-empty'),
+    ('batch_size', 9,
+     r'config.batch_size=9: must be divisible by the number of devices \(2\)'),
+    ('mask.size', 80,
+     'config.mask.size=80: the hole must be smaller than config.image_size=64'),
+    ('mask.size', 64, 'config.mask.size=64: the hole must be smaller'),
+    ('mask.size', 31, 'config.mask.size=31: .* must be even'),
+    ('mask.size', 0, 'config.mask.size=0: must be a positive integer'),
+    ('num_train_steps', -1,
+     'config.num_train_steps=-1: must be a positive integer'),
+    ('model.activation', 'swishy',
+     "config.model.activation='swishy': must be one of"),
+    ('model.conv_impl', 'fft', "config.model.conv_impl='fft': must be one of"),
+    ('model.dtype', 'float16', "config.model.dtype='float16': must be one of"),
+    ('optimizer.b1', 1.0, r'config.optimizer.b1=1.0: must be in \[0, 1\)'),
+    ('optimizer.generator_learning_rate', 0.0,
+     'config.optimizer.generator_learning_rate=0.0: must be > 0'),
+    ('caption_dropout', 1.5, 'config.caption_dropout=1.5: must be in'),
+    ('dataset.num_shards', 3,
+     'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
+])
+def test_impossible_values_are_named(field, value, expected):
+  config = tiny.get_config()
+  *parents, leaf = field.split('.')
+  group = config
+  for parent in parents:
+    group = group[parent]
+  group[leaf] = value
+  with pytest.raises(config_lib.ConfigError, match=expected):
+    _validate(config)
+
+
+def test_shards_must_split_over_processes():
+  config = tiny.get_config()
+  config.dataset.num_shards = 2
+  _validate(config, device_count=4, process_count=2)
+  with pytest.raises(config_lib.ConfigError,
+                     match=r'num_shards=2: must be divisible by the number '
+                     r'of processes \(4\)'):
+    _validate(config, device_count=8, process_count=4)
+
+
+def test_every_problem_is_reported_at_once():
+  config = tiny.get_config()
+  config.mask.size = 80
+  config.batch_size = 9
+  with pytest.raises(config_lib.ConfigError) as error:
+    _validate(config)
+  assert 'config.mask.size=80' in str(error.value)
+  assert 'config.batch_size=9' in str(error.value)
