@@ -47,9 +47,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.skip_connections = True
   config.model.caption_features = 256
   config.model.batch_norm_momentum = 0.9
-  # 'xla' (stock Flax convolutions) or 'phase' (same parameters and outputs,
-  # stride-1 formulations that XLA:CPU runs ~3x faster; see layers.py).
-  config.model.conv_impl = 'phase'
+  # 'xla' (stock Flax convolutions), 'phase' (same parameters and outputs,
+  # stride-1 formulations that XLA:CPU runs several times faster for
+  # transposed and small strided convolutions) or 'auto' (per layer, the
+  # faster of the two on XLA:CPU; see layers.py).
+  config.model.conv_impl = 'auto'
   # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
   config.model.dtype = 'float32'
 

@@ -16,7 +16,7 @@ from typing import Any
 import ml_collections
 
 MODEL_DTYPES = ('float32', 'bfloat16')
-CONV_IMPLS = ('xla', 'phase')
+CONV_IMPLS = ('xla', 'phase', 'auto')
 
 
 class ConfigError(ValueError):

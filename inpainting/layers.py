@@ -14,6 +14,9 @@ between implementations and platforms. The implementation is a config field:
   convolution equals a stride-1 convolution with 4x the output channels
   followed by depth-to-space (sub-pixel convolution).
 
+- 'auto': per layer, whichever of the two is faster on XLA:CPU for the
+  layer's input size (see AUTO_STOCK_MIN_SIZE).
+
 Both formulations are for stride 2 and 'SAME' padding, the only case the
 models use.
 """
@@ -27,7 +30,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IMPLEMENTATIONS = ('xla', 'phase')
+IMPLEMENTATIONS = ('xla', 'phase', 'auto')
+# With 'auto', a strided convolution whose input is at least this many
+# pixels high runs as the stock layer, a smaller one as the phase layer; a
+# transposed convolution is always the phase layer. Measured per layer on a
+# 2-core CPU (tools/benchmark.py has the end-to-end figures): XLA's own
+# strided convolution and its gradients win at 64, 32 and 16 pixels, while
+# its input gradient at 8 pixels, and its transposed convolutions at any
+# size, are many times slower than the phase forms.
+AUTO_STOCK_MIN_SIZE = 16
 _STRIDE = 2
 
 
@@ -191,9 +202,24 @@ def _check_impl(impl: str):
 
 
 def strided_conv(features: int, kernel_size: int, impl: str, name: str,
-                 use_bias: bool = True, dtype=None) -> nn.Module:
-  """A stride-2 'SAME' convolution layer of the chosen implementation."""
+                 use_bias: bool = True, dtype=None,
+                 input_size: int | None = None) -> nn.Module:
+  """A stride-2 'SAME' convolution layer of the chosen implementation.
+
+  Args:
+    features: output channels.
+    kernel_size: square kernel side.
+    impl: one of IMPLEMENTATIONS.
+    name: the module's name (the parameters are the same for all).
+    use_bias: whether it has a bias.
+    dtype: the computation dtype.
+    input_size: the input's height; needed by 'auto'.
+  """
   _check_impl(impl)
+  if impl == 'auto':
+    if input_size is None:
+      raise ValueError("conv_impl='auto' needs the layer's input_size.")
+    impl = 'xla' if input_size >= AUTO_STOCK_MIN_SIZE else 'phase'
   if impl == 'xla':
     return nn.Conv(features, (kernel_size, kernel_size), strides=_STRIDE,
                    padding='SAME', use_bias=use_bias, dtype=dtype, name=name)
@@ -203,7 +229,7 @@ def strided_conv(features: int, kernel_size: int, impl: str, name: str,
 
 def upsampling_conv(features: int, kernel_size: int, impl: str, name: str,
                     use_bias: bool = True, dtype=None) -> nn.Module:
-  """A stride-2 'SAME' transposed convolution of the chosen implementation."""
+  """A stride-2 'SAME' transposed convolution ('auto' is 'phase')."""
   _check_impl(impl)
   if impl == 'xla':
     return nn.ConvTranspose(features, (kernel_size, kernel_size),

@@ -64,7 +64,7 @@ class _ConvBlocks(nn.Module):
       # A bias before BatchNorm is cancelled by its mean: leave it out.
       x = layers.strided_conv(features, self.kernel_size, self.conv_impl,
                               name=f'conv{i}', use_bias=not batch_norm,
-                              dtype=self.dtype)(x)
+                              dtype=self.dtype, input_size=x.shape[1])(x)
       if batch_norm:
         x = nn.BatchNorm(use_running_average=not train,
                          momentum=self.batch_norm_momentum,

@@ -71,3 +71,16 @@ def test_unknown_implementation():
 
 def test_stock_is_flax():
   assert isinstance(layers.strided_conv(4, 5, 'xla', name='c'), nn.Conv)
+
+
+def test_auto_picks_stock_for_large_inputs_and_phase_for_small():
+  size = layers.AUTO_STOCK_MIN_SIZE
+  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
+                                        input_size=size), nn.Conv)
+  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
+                                        input_size=size // 2),
+                    layers.PhaseConv)
+  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c'),
+                    layers.PhaseConvTranspose)
+  with pytest.raises(ValueError, match='input_size'):
+    layers.strided_conv(4, 5, 'auto', name='c')

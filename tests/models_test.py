@@ -9,6 +9,7 @@ import pytest
 
 from configs import caption_gan
 from configs import context_encoder
+from configs import tiny
 from inpainting import models
 
 E = 384  # caption embedding size
@@ -134,7 +135,7 @@ def test_channel_wise_fc_equals_per_channel_dense():
   np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['xla', 'phase'])
+@pytest.mark.parametrize('impl', ['xla', 'phase', 'auto'])
 def test_implementations_share_parameters(impl):
   config = caption_gan.get_config()
   config.model.conv_impl = impl
@@ -149,6 +150,21 @@ def test_implementations_share_parameters(impl):
       lambda: reference.init(jax.random.key(0), image, mask, embedding,
                              train=False)))
   assert shapes == expected
+
+
+@pytest.mark.parametrize('impl', ['phase', 'auto'])
+def test_implementations_compute_the_same_function(impl):
+  config = tiny.get_config()
+  image, mask, embedding = _inputs()
+  stock = models.generator_from_config(config.model)
+  variables = stock.init(jax.random.key(0), image, mask, embedding,
+                         train=False)
+  config.model.conv_impl = impl
+  other = models.generator_from_config(config.model)
+  np.testing.assert_allclose(
+      other.apply(variables, image, mask, embedding, train=False),
+      stock.apply(variables, image, mask, embedding, train=False),
+      rtol=1e-4, atol=1e-5)
 
 
 def test_unknown_activation():

@@ -1,0 +1,241 @@
+"""Speed and memory of training, inference and the input pipeline.
+
+  python tools/benchmark.py [--config=configs/caption_gan.py] \
+      [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
+      [--config.model.conv_impl=xla] [--config.model.dtype=bfloat16] \
+      [--compare_conv_impls=phase,xla] [--torch]
+
+Prints one Markdown table for the devices present:
+
+- train step compile time (lowering + XLA compilation, no persistent cache);
+- training images/s: the pmapped train step of the config's model at a
+  global batch of --batch_size, the median over --steps steps after
+  --warmup steps (random batches already on the devices: the model alone);
+- generator inference images/s at --inference_batch_size (jitted `predict`,
+  one device, median);
+- input pipeline images/s: the training stream of a built dataset (decode,
+  mask, caption draw, batch), median over --pipeline_batches batches
+  (skipped with --nopipeline; the dataset is built first if needed);
+- peak resident memory of the process after compiling and warming up the
+  training step (ru_maxrss, before PyTorch loads);
+- with --compare_conv_impls, the training step with other convolution
+  implementations, and with --torch, the same step in PyTorch
+  (tools/torch_reference.py), timed in alternating rounds with ours, so
+  all see the same machine load.
+
+Timings are medians of per-step wall times, so one slow step on a shared
+machine does not move them; compare implementations within one run or on
+the same idle machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from inpainting import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    'config', str(pathlib.Path(__file__).resolve().parents[1] / 'configs' /
+                  'caption_gan.py'),
+    'The config whose model is measured.', lock_config=True)
+flags.DEFINE_integer('batch_size', 64, 'Global training batch.')
+flags.DEFINE_integer('inference_batch_size', 256, 'Generator batch.')
+flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
+flags.DEFINE_integer('steps', 20, 'Timed training steps.')
+flags.DEFINE_integer('inference_steps', 10, 'Timed inference batches.')
+flags.DEFINE_bool('pipeline', True, 'Measure the input pipeline.')
+flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference '
+                  '(tools/torch_reference.py) in alternating rounds.')
+flags.DEFINE_list('compare_conv_impls', [], 'Also time the training step '
+                  'with these model.conv_impl values (e.g. xla,phase), in '
+                  'alternating rounds with the config\'s own.')
+flags.DEFINE_integer('rounds', 5, 'Alternating rounds, with --torch or '
+                     '--compare_conv_impls.')
+flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
+
+
+def _random_batch(config, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+  from inpainting import masks  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  mask = masks.centre_mask(config.image_size, config.mask.size)
+  return {
+      'image': rng.uniform(-1, 1, (n, config.image_size, config.image_size,
+                                   3)).astype(np.float32),
+      'mask': np.broadcast_to(mask, (n, *mask.shape)).copy(),
+      'embedding': rng.normal(size=(n, 384)).astype(np.float32),
+  }
+
+
+def _time(fn) -> float:
+  start = time.perf_counter()
+  fn()
+  return time.perf_counter() - start
+
+
+def _median_time(fn, steps: int) -> float:
+  return statistics.median(_time(fn) for _ in range(steps))
+
+
+def jax_training(config):
+  """(compile seconds, a function running one pmapped train step)."""
+  devices = jax.local_device_count()
+  batch = _random_batch(config, config.batch_size)
+  state = state_lib.create_train_state(config, batch)
+  # On the devices once, as pmap shards it: the model alone is timed.
+  sharded = jax.pmap(lambda x: x)(jax.tree.map(
+      lambda x: x.reshape(devices, -1, *x.shape[1:]), batch))
+  p_step = jax.pmap(functools.partial(train.train_step, config=config),
+                    axis_name=train.AXIS, donate_argnums=(0,))
+  p_state = train.replicate(state)
+
+  start = time.perf_counter()
+  compiled = p_step.lower(p_state, sharded).compile()
+  compile_s = time.perf_counter() - start
+  holder = {'state': p_state}
+
+  def one_step():
+    holder['state'], metrics = compiled(holder['state'], sharded)
+    jax.block_until_ready(metrics)
+
+  return compile_s, one_step
+
+
+def torch_training(config):
+  """A function running one step of the PyTorch reference."""
+  import torch  # pylint: disable=g-import-not-at-top
+  import torch_reference  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(os.cpu_count())
+  step = torch_reference.TrainStep(config)
+  batch = torch_reference.random_batch(config, config.batch_size)
+  return lambda: step(*batch)
+
+
+def measure_training(config) -> dict[str, float]:
+  """Compile seconds and median images/s of each compared training step.
+
+  The config's own step is 'jax'; --compare_conv_impls adds 'jax:<impl>'
+  and --torch adds 'torch'. With more than one, they run in alternating
+  rounds, so that all see the same machine load.
+  """
+  compile_s, jax_step = jax_training(config)
+  for _ in range(FLAGS.warmup):
+    jax_step()
+  # Before anything else allocates.
+  peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+  steps = {'jax': jax_step}
+  for impl in FLAGS.compare_conv_impls:
+    other = config.copy_and_resolve_references()
+    other.model.conv_impl = impl
+    steps[f'jax:{impl}'] = jax_training(other)[1]
+  if FLAGS.torch:
+    steps['torch'] = torch_training(config)
+  for name, step in steps.items():
+    for _ in range(FLAGS.warmup if name != 'jax' else 0):
+      step()
+  times = {name: [] for name in steps}
+  rounds = FLAGS.rounds if len(steps) > 1 else 1
+  per_round = max(1, FLAGS.steps // rounds)
+  for _ in range(rounds):
+    for name, step in steps.items():
+      times[name] += [_time(step) for _ in range(per_round)]
+  result = {'compile_s': compile_s, 'peak_rss_gb': peak_rss_gb}
+  for name, seconds in times.items():
+    result[f'{name}_images_per_s'] = (config.batch_size /
+                                      statistics.median(seconds))
+  return result
+
+
+def measure_inference(config) -> float:
+  """Median images/s of the generator on one device."""
+  n = FLAGS.inference_batch_size
+  batch = _random_batch(config, n)
+  state = state_lib.create_train_state(config, _random_batch(config, 2))
+  predict = jax.jit(functools.partial(state_lib.predict, config=config))
+  jax.block_until_ready(predict(state, batch))
+  seconds = _median_time(
+      lambda: jax.block_until_ready(predict(state, batch)),
+      FLAGS.inference_steps)
+  return n / seconds
+
+
+def measure_pipeline(config) -> float:
+  """Median images/s of the training stream of the config's dataset."""
+  builder = input_pipeline.get_builder(config)
+  it = input_pipeline.device_batches(
+      input_pipeline.create_train_dataset(config, builder))
+  for _ in range(20):  # fills the shuffle buffer and the prefetch
+    next(it)
+  seconds = _median_time(lambda: next(it), FLAGS.pipeline_batches)
+  return config.batch_size / seconds
+
+
+def _cpu_name() -> str:
+  try:
+    for line in pathlib.Path('/proc/cpuinfo').read_text().splitlines():
+      if line.startswith('model name'):
+        return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config.copy_and_resolve_references()
+  with config.unlocked():
+    config.batch_size = FLAGS.batch_size
+  # The compile time is measured, not read from a cache.
+  jax.config.update('jax_enable_compilation_cache', False)
+
+  rows = []
+  training = measure_training(config)
+  rows.append(('train step compile', f'{training["compile_s"]:.1f} s'))
+  rows.append((f'training, global batch {config.batch_size}',
+               f'{training["jax_images_per_s"]:.1f} images/s'))
+  for impl in FLAGS.compare_conv_impls:
+    rows.append((f'training, conv_impl={impl}, same batch, alternating',
+                 f'{training[f"jax:{impl}_images_per_s"]:.1f} images/s'))
+  if FLAGS.torch:
+    import torch  # pylint: disable=g-import-not-at-top
+    rows.append((f'PyTorch {torch.__version__} reference, same model and '
+                 'batch, alternating',
+                 f'{training["torch_images_per_s"]:.1f} images/s'))
+  rows.append(('peak resident memory after training',
+               f'{training["peak_rss_gb"]:.2f} GB'))
+  rows.append((f'generator inference, batch {FLAGS.inference_batch_size}',
+               f'{measure_inference(config):.0f} images/s'))
+  if FLAGS.pipeline:
+    rows.append((f'input pipeline ({config.dataset.name}), batch '
+                 f'{config.batch_size}',
+                 f'{measure_pipeline(config):.0f} images/s'))
+
+  devices = jax.local_devices()
+  print(f'\n{len(devices)} x {devices[0].device_kind} device(s), '
+        f'{_cpu_name()}, {os.cpu_count()} cores, jax {jax.__version__}, '
+        f'conv_impl={config.model.conv_impl}, dtype={config.model.dtype}\n')
+  print('| what | figure |\n| --- | --- |')
+  for what, figure in rows:
+    print(f'| {what} | {figure} |')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,164 @@
+"""The same model and training step in PyTorch, as a speed reference.
+
+Used by `tools/benchmark.py --torch`: the generator (encoder, channel-wise
+fully connected bottleneck, caption projection, decoder with skips), the
+caption-conditioned critic and one training step (critic update on real and
+detached composite, then generator update against the updated critic, each
+with clip_grad_norm(1.0) and Adam), built from the same config fields as
+`inpainting/models.py`. Layer for layer the same shapes and FLOPs, in
+PyTorch's NCHW layout with its usual symmetric padding.
+
+Needs `pip install torch==2.13.0` (not a dependency of the project).
+"""
+
+from __future__ import annotations
+
+import ml_collections
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class _ChannelWiseFC(nn.Module):
+
+  def __init__(self, channels: int, positions: int):
+    super().__init__()
+    self.kernel = nn.Parameter(torch.randn(channels, positions, positions) /
+                               positions**0.5)
+    self.bias = nn.Parameter(torch.zeros(channels, positions))
+
+  def forward(self, x):
+    b, c, h, w = x.shape
+    y = torch.einsum('bci,cio->bco', x.reshape(b, c, h * w), self.kernel)
+    return (y + self.bias).reshape(b, c, h, w)
+
+
+def _down(cin: int, cout: int, k: int, batch_norm: bool) -> nn.Sequential:
+  layers = [nn.Conv2d(cin, cout, k, stride=2, padding=k // 2,
+                      bias=not batch_norm)]
+  if batch_norm:
+    layers.append(nn.BatchNorm2d(cout, momentum=0.1))
+  layers.append(nn.ReLU())
+  return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+  """Context encoder with skips and a caption, as in inpainting/models.py."""
+
+  def __init__(self, model: ml_collections.ConfigDict, image_size: int,
+               embedding_dim: int = 384):
+    super().__init__()
+    k, enc, dec = model.kernel_size, model.encoder_features, \
+        model.decoder_features
+    self.encoder = nn.ModuleList(
+        _down(c_in, c_out, k, True)
+        for c_in, c_out in zip((4, *enc[:-1]), enc))
+    side = image_size // 2**len(enc)
+    self.bottleneck = _ChannelWiseFC(enc[-1], side * side)
+    self.caption = nn.Linear(embedding_dim, model.caption_features)
+    self.side = side
+    skips = list(reversed(enc[:-1]))
+    c_in = enc[-1] + model.caption_features
+    self.decoder = nn.ModuleList()
+    for i, c_out in enumerate(dec):
+      last = i == len(dec) - 1
+      conv = nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=k // 2,
+                                output_padding=1, bias=last)
+      self.decoder.append(conv if last else nn.Sequential(
+          conv, nn.BatchNorm2d(c_out, momentum=0.1), nn.ReLU()))
+      c_in = c_out + (skips[i] if i < len(skips) else 0)
+
+  def forward(self, image, mask, embedding):
+    x = torch.cat([image * (1 - mask), mask], 1)
+    skips = []
+    for layer in self.encoder:
+      x = layer(x)
+      skips.append(x)
+    code = self.bottleneck(x)
+    caption = self.caption(embedding)[:, :, None, None].expand(
+        -1, -1, self.side, self.side)
+    x = torch.cat([code, caption], 1)
+    skips = list(reversed(skips[:-1]))
+    for i, layer in enumerate(self.decoder):
+      if i > 0:
+        x = torch.cat([x, skips[i - 1]], 1)
+      x = layer(x)
+    return torch.tanh(x)
+
+
+class Critic(nn.Module):
+  """Caption-conditioned critic on whole images, one logit each."""
+
+  def __init__(self, model: ml_collections.ConfigDict, image_size: int,
+               embedding_dim: int = 384):
+    super().__init__()
+    k, feats = model.kernel_size, model.critic_features
+    self.features = nn.Sequential(*(
+        _down(c_in, c_out, k, i > 0)
+        for i, (c_in, c_out) in enumerate(zip((3, *feats[:-1]), feats))))
+    self.side = image_size // 2**len(feats)
+    self.caption = nn.Linear(embedding_dim, model.caption_features)
+    self.logit = nn.Linear(
+        (feats[-1] + model.caption_features) * self.side**2, 1)
+
+  def forward(self, image, embedding):
+    x = self.features(image)
+    caption = self.caption(embedding)[:, :, None, None].expand(
+        -1, -1, self.side, self.side)
+    return self.logit(torch.cat([x, caption], 1).flatten(1))[:, 0]
+
+
+class TrainStep:
+  """One critic update, then one generator update, like train.train_step."""
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    self.config = config
+    self.generator = Generator(config.model, config.image_size)
+    self.critic = Critic(config.model, config.image_size)
+    opt = config.optimizer
+    betas = (opt.b1, opt.b2)
+    self.g_opt = torch.optim.Adam(self.generator.parameters(),
+                                  lr=opt.generator_learning_rate, betas=betas)
+    self.c_opt = torch.optim.Adam(self.critic.parameters(),
+                                  lr=opt.critic_learning_rate, betas=betas)
+
+  def __call__(self, image, mask, embedding) -> dict[str, float]:
+    clip = self.config.optimizer.grad_clip_norm
+    prediction = self.generator(image, mask, embedding)
+    fake = image * (1 - mask) + prediction * mask
+
+    self.c_opt.zero_grad(set_to_none=True)
+    real_logits = self.critic(image, embedding)
+    fake_logits = self.critic(fake.detach(), embedding)
+    c_loss = (F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)) +
+              F.binary_cross_entropy_with_logits(
+                  fake_logits, torch.zeros_like(fake_logits)))
+    c_loss.backward()
+    nn.utils.clip_grad_norm_(self.critic.parameters(), clip)
+    self.c_opt.step()
+
+    self.g_opt.zero_grad(set_to_none=True)
+    logits = self.critic(fake, embedding)
+    hole = ((prediction - image)**2 * mask).sum() / (mask.sum() * 3)
+    adversarial = F.binary_cross_entropy_with_logits(
+        logits, torch.ones_like(logits))
+    g_loss = (self.config.loss.reconstruction_weight * hole +
+              self.config.loss.adversarial_weight * adversarial)
+    g_loss.backward()
+    nn.utils.clip_grad_norm_(self.generator.parameters(), clip)
+    self.g_opt.step()
+    return {'generator_loss': g_loss.item(), 'critic_loss': c_loss.item()}
+
+
+def random_batch(config: ml_collections.ConfigDict, n: int,
+                 seed: int = 0) -> tuple[torch.Tensor, ...]:
+  """image [n, 3, H, W] in [-1, 1], centre mask [n, 1, H, W], embedding."""
+  g = torch.Generator().manual_seed(seed)
+  size, hole = config.image_size, config.mask.size
+  image = torch.rand(n, 3, size, size, generator=g) * 2 - 1
+  mask = torch.zeros(n, 1, size, size)
+  start = (size - hole) // 2
+  mask[:, :, start:start + hole, start:start + hole] = 1
+  embedding = torch.randn(n, 384, generator=g)
+  return image, mask, embedding
