@@ -15,8 +15,10 @@ from typing import Any
 
 import ml_collections
 
+from inpainting import layers
+from inpainting import models
+
 MODEL_DTYPES = ('float32', 'bfloat16')
-CONV_IMPLS = ('xla', 'phase', 'auto')
 
 
 class ConfigError(ValueError):
@@ -141,12 +143,12 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                    ('critic_features', critic_ok)):
     if not ok:
       continue
-    layers = len(model[name])
-    if size % 2**layers:
+    depth = len(model[name])
+    if size % 2**depth:
       problems.append(
-          f'config.model.{name}={tuple(model[name])}: {layers} stride-2 '
+          f'config.model.{name}={tuple(model[name])}: {depth} stride-2 '
           f'layers need config.image_size={size} to be divisible by '
-          f'2**{layers}={2**layers}')
+          f'2**{depth}={2**depth}')
   if encoder_ok and decoder_ok:
     if len(model.decoder_features) != len(model.encoder_features):
       problems.append(
@@ -159,14 +161,13 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
           f'config.model.decoder_features={tuple(model.decoder_features)}: '
           'the last entry is the output image and must be 3 (RGB)')
 
-  from inpainting import models  # pylint: disable=g-import-not-at-top
   for name in ('activation', 'critic_activation', 'output_activation'):
     if model[name] not in models.ACTIVATIONS:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f'{sorted(models.ACTIVATIONS)}')
-  if model.conv_impl not in CONV_IMPLS:
+  if model.conv_impl not in layers.IMPLEMENTATIONS:
     problems.append(f'config.model.conv_impl={model.conv_impl!r}: must be '
-                    f'one of {CONV_IMPLS}')
+                    f'one of {layers.IMPLEMENTATIONS}')
   if model.dtype not in MODEL_DTYPES:
     problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
                     f'{MODEL_DTYPES}')

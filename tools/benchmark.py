@@ -49,7 +49,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from inpainting import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import masks  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import text_encoder  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
@@ -74,14 +76,14 @@ flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
 
 
 def _random_batch(config, n: int, seed: int = 0) -> dict[str, np.ndarray]:
-  from inpainting import masks  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   mask = masks.centre_mask(config.image_size, config.mask.size)
   return {
       'image': rng.uniform(-1, 1, (n, config.image_size, config.image_size,
                                    3)).astype(np.float32),
       'mask': np.broadcast_to(mask, (n, *mask.shape)).copy(),
-      'embedding': rng.normal(size=(n, 384)).astype(np.float32),
+      'embedding': rng.normal(
+          size=(n, text_encoder.EMBEDDING_DIM)).astype(np.float32),
   }
 
 
@@ -136,21 +138,21 @@ def measure_training(config) -> dict[str, float]:
   and --torch adds 'torch'. With more than one, they run in alternating
   rounds, so that all see the same machine load.
   """
+  def warmed_up(step):
+    for _ in range(FLAGS.warmup):
+      step()
+    return step
+
   compile_s, jax_step = jax_training(config)
-  for _ in range(FLAGS.warmup):
-    jax_step()
+  steps = {'jax': warmed_up(jax_step)}
   # Before anything else allocates.
   peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  steps = {'jax': jax_step}
   for impl in FLAGS.compare_conv_impls:
     other = config.copy_and_resolve_references()
     other.model.conv_impl = impl
-    steps[f'jax:{impl}'] = jax_training(other)[1]
+    steps[f'jax:{impl}'] = warmed_up(jax_training(other)[1])
   if FLAGS.torch:
-    steps['torch'] = torch_training(config)
-  for name, step in steps.items():
-    for _ in range(FLAGS.warmup if name != 'jax' else 0):
-      step()
+    steps['torch'] = warmed_up(torch_training(config))
   times = {name: [] for name in steps}
   rounds = FLAGS.rounds if len(steps) > 1 else 1
   per_round = max(1, FLAGS.steps // rounds)
