@@ -9,6 +9,7 @@ JAX_PROCESS_ID); `--distributed` alone lets JAX detect the cluster (TPU
 pods, SLURM, ...).
 """
 
+import gc
 import os
 import sys
 
@@ -110,8 +111,14 @@ def main(argv):
     else:
       evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step)
   except _USER_ERRORS as e:
-    # A clear message, not a stack of library internals.
-    sys.exit(f'error: {e}')
+    message = f'error: {e}'  # one clear line, not a stack of internals
+  else:
+    return
+  # Out of the handler the failed run's frames are free. Among them, a failed
+  # background write's orbax futures report when collected: collect them now,
+  # so that the run ends on its own message.
+  gc.collect()
+  sys.exit(message)
 
 
 if __name__ == '__main__':

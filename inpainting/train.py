@@ -214,6 +214,21 @@ class _Preemption:
     return self._event.is_set()
 
 
+@contextlib.contextmanager
+def _saves_settled_on_error(manager) -> Any:
+  """On an error, lets a checkpoint save in flight end before it propagates.
+
+  Orbax reports a failed background write itself; waiting here keeps that
+  report, and any write, from coming after the run's own error message.
+  """
+  try:
+    yield
+  except BaseException:
+    with contextlib.suppress(Exception):  # orbax has logged it
+      manager.wait_until_finished()
+    raise
+
+
 def _fingerprint(state: Any) -> str:
   """SHA-256 of every array of a (host) state: equal iff bitwise equal."""
   digest = hashlib.sha256()
@@ -335,7 +350,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       history.append(m)
 
   preemption = _Preemption()
-  with preemption.handling_sigterm():
+  with preemption.handling_sigterm(), _saves_settled_on_error(manager):
     for step in range(start_step + 1, config.num_train_steps + 1):
       p_state, metrics = p_train_step(p_state, next(train_iter))
       pending.append((step, metrics))
