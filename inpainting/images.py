@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import pathlib
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 
@@ -37,29 +39,48 @@ def to_rgb(image: Image.Image) -> np.ndarray:
   return np.asarray(image.convert('RGB'))
 
 
-def load_rgb(path: str | pathlib.Path) -> np.ndarray:
-  """Reads an image file fully as uint8 RGB [H, W, 3].
+def decode_rgb(data: bytes, name: str) -> np.ndarray:
+  """Decodes an image file's bytes fully as uint8 RGB [H, W, 3].
+
+  The EXIF orientation, if any, is applied, so photographs come out upright.
+
+  Args:
+    data: the file's contents (JPEG, PNG, WebP, or anything PIL reads).
+    name: the file's path or name, for error messages.
 
   Raises:
     ImageReadError: naming the file, if it is empty, truncated, not an image
       or otherwise unreadable.
   """
+  if not data:
+    raise ImageReadError(f'{name}: empty file (0 bytes).')
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image.load()  # decode now, so truncation shows here
+      return to_rgb(ImageOps.exif_transpose(image))
+  except UnidentifiedImageError:
+    raise ImageReadError(f'{name}: not a readable image.') from None
+  except (OSError, ValueError, SyntaxError, Image.DecompressionBombError
+          ) as e:
+    raise ImageReadError(f'{name}: unreadable or truncated image ({e}).'
+                         ) from None
+
+
+def load_rgb(path: str | pathlib.Path) -> np.ndarray:
+  """Reads an image file fully as uint8 RGB [H, W, 3] (see `decode_rgb`).
+
+  Raises:
+    ImageReadError: naming the file, if it is missing, empty, truncated, not
+      an image or otherwise unreadable.
+  """
   path = pathlib.Path(path)
   try:
-    if path.stat().st_size == 0:
-      raise ImageReadError(f'{path}: empty file (0 bytes).')
-    with Image.open(path) as image:
-      image.load()  # decode now, so truncation shows here
-      return to_rgb(image)
-  except ImageReadError:
-    raise
+    data = path.read_bytes()
   except FileNotFoundError:
     raise ImageReadError(f'{path}: no such file.') from None
-  except UnidentifiedImageError:
-    raise ImageReadError(f'{path}: not a readable image.') from None
-  except (OSError, ValueError, SyntaxError) as e:
-    raise ImageReadError(f'{path}: unreadable or truncated image ({e}).'
-                         ) from None
+  except OSError as e:
+    raise ImageReadError(f'{path}: cannot be read ({e}).') from None
+  return decode_rgb(data, str(path))
 
 
 def centre_square(height: int, width: int) -> tuple[int, int, int]:
