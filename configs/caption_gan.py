@@ -14,8 +14,8 @@ TPU raise it, e.g. `--config.num_train_steps=20000 --config.batch_size=64`.
 from configs import default
 
 
-def get_config():
-  config = default.get_config()
+def get_config(dataset=None):
+  config = default.get_config(dataset)
   config.loss.reconstruction_weight = 0.999
   config.loss.adversarial_weight = 0.001
   config.batch_size = 16

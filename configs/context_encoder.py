@@ -3,7 +3,7 @@
 from configs import caption_gan
 
 
-def get_config():
-  config = caption_gan.get_config()
+def get_config(dataset=None):
+  config = caption_gan.get_config(dataset)
   config.model.use_captions = False
   return config

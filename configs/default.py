@@ -1,14 +1,37 @@
 """Every field of a run, with the seed's values (see DESIGN.md).
 
 Variants import this and override fields; from the command line,
-`--config.FIELD=VALUE` overrides any of them.
+`--config.FIELD=VALUE` overrides any of them. Every config takes a dataset
+as its argument, e.g. `--config=configs/caption_gan.py:tiny_imagenet`
+(see DATASETS).
 """
 
 import ml_collections
 
+# The config argument -> `dataset.name` (a TFDS builder, inpainting/datasets).
+DATASETS = {
+    'synthetic_shapes': 'synthetic_shapes',  # embedded, no download
+    'tiny_imagenet': 'tiny_imagenet',  # tiny-imagenet-200.zip
+    'coco': 'mscoco_captions/2014',  # the seed's MSCOCO 2014
+    'coco2014': 'mscoco_captions/2014',
+    'coco2017': 'mscoco_captions/2017',
+    'folder': 'image_folder',  # needs --config.dataset.manual_dir=FOLDER
+}
 
-def get_config() -> ml_collections.ConfigDict:
-  """The seed's architecture and losses on the embedded synthetic dataset."""
+
+def set_dataset(config: ml_collections.ConfigDict,
+                dataset: str | None) -> ml_collections.ConfigDict:
+  """Sets `dataset.name` from a config argument (None: keep it)."""
+  if dataset:
+    if dataset not in DATASETS:
+      raise ValueError(f'Unknown dataset {dataset!r} after the config '
+                       f"file's ':'; choose one of {sorted(DATASETS)}.")
+    config.dataset.name = DATASETS[dataset]
+  return config
+
+
+def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
+  """The seed's architecture and losses; the embedded dataset by default."""
   config = ml_collections.ConfigDict()
   config.seed = 0
 
@@ -19,6 +42,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.data_dir = ml_collections.config_dict.placeholder(str)
   # Where archives are read from; TFDS's usual manual directory if None.
   config.dataset.manual_dir = ml_collections.config_dict.placeholder(str)
+  # image_folder only: a COCO-style captions JSON; None: captions.json at
+  # the folder's root if there is one, else a .txt beside each image.
+  config.dataset.captions_file = ml_collections.config_dict.placeholder(str)
+  # A source image that cannot be read (truncated, empty, not an image), or
+  # a captions file naming a missing image, while building: 'stop' with an
+  # error naming the file, or 'skip' it (logged, counted, and listed in the
+  # built dataset's metadata).
+  config.dataset.on_bad_input = 'stop'
   config.dataset.train_split = 'train'
   # Examples in the shuffle buffer, over all shards.
   config.dataset.shuffle_buffer_size = 10_000
@@ -90,4 +121,4 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.num_examples_during_training = 500
   # Score OpenCV / scikit-image baselines on the same images.
   config.eval.baselines = True
-  return config
+  return set_dataset(config, dataset)

@@ -8,8 +8,8 @@ the README): the adversarial term dominates and the reconstruction stalls.
 from configs import caption_gan
 
 
-def get_config():
-  config = caption_gan.get_config()
+def get_config(dataset=None):
+  config = caption_gan.get_config(dataset)
   config.loss.reconstruction_weight = 0.8
   config.loss.adversarial_weight = 0.2
   return config

@@ -3,9 +3,10 @@
 from configs import default
 
 
-def get_config():
+def get_config(dataset=None):
   config = default.get_config()
   config.dataset.name = 'synthetic_shapes/tiny'
+  default.set_dataset(config, dataset)
   config.dataset.shuffle_buffer_size = 64
   config.model.encoder_features = (8, 8, 16, 16)
   config.model.decoder_features = (16, 8, 8, 3)

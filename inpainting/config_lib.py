@@ -17,6 +17,7 @@ import ml_collections
 
 from inpainting import layers
 from inpainting import models
+from inpainting.datasets import common
 
 MODEL_DTYPES = ('float32', 'bfloat16')
 
@@ -191,6 +192,18 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')
+  if config.dataset.on_bad_input not in common.ON_BAD_INPUT:
+    problems.append('config.dataset.on_bad_input='
+                    f'{config.dataset.on_bad_input!r}: must be one of '
+                    f'{common.ON_BAD_INPUT}')
+  if (config.dataset.name.partition('/')[0] == 'image_folder' and
+      not config.dataset.manual_dir):
+    problems.append("config.dataset.manual_dir=None: dataset.name="
+                    f"{config.dataset.name!r} reads the folder of images "
+                    'named by dataset.manual_dir')
+  if config.image_size != common.IMAGE_SIZE:
+    problems.append(f'config.image_size={config.image_size}: the datasets '
+                    f'are built at {common.IMAGE_SIZE}x{common.IMAGE_SIZE}')
   if config.dataset.prefetch < 0:
     problems.append(f'config.dataset.prefetch={config.dataset.prefetch!r}: '
                     'must be >= 0')

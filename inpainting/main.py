@@ -24,6 +24,7 @@ from inpainting import checkpoints
 from inpainting import config_lib
 from inpainting import evaluate
 from inpainting import train
+from inpainting.datasets import common as datasets_common
 
 FLAGS = flags.FLAGS
 
@@ -49,11 +50,13 @@ config_flags.DEFINE_config_file(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 # Failures a user can fix; reported as one message, without a traceback.
-# OSError covers storage (full, read-only, missing files): WorkdirError and
-# CheckpointWriteError among others.
+# OSError covers storage (full, read-only, missing files): WorkdirError,
+# CheckpointWriteError and a dataset archive that cannot be found, among
+# others. DatasetError: bad source files, unknown datasets.
 _USER_ERRORS = (config_lib.ConfigError, train.NonFiniteLossError,
                 checkpoints.CheckpointMismatchError,
-                evaluate.NoCheckpointError, OSError)
+                evaluate.NoCheckpointError, datasets_common.DatasetError,
+                OSError)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

@@ -19,8 +19,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from inpainting import text_encoder
+from inpainting.datasets import common
 
-IMAGE_SIZE = 64
+IMAGE_SIZE = common.IMAGE_SIZE
 CAPTIONS_PER_IMAGE = 3
 
 # name -> RGB in [0, 1]; each drawn with a little jitter.
@@ -181,8 +182,11 @@ _SPLIT_SEEDS = {'train': 1, 'validation': 2}
 class SyntheticShapes(tfds.core.GeneratorBasedBuilder):
   """Procedural captioned shapes on textured backgrounds."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release.',
+      '2.0.0': 'Images stored as raw uint8 (datasets/common.py), not PNG.',
+  }
   BUILDER_CONFIGS = [
       SyntheticShapesConfig(name='default', description='20k train, 2k val.'),
       SyntheticShapesConfig(name='small', num_train=2_000,
@@ -195,16 +199,11 @@ class SyntheticShapes(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            'image': tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-            'captions': tfds.features.Sequence(tfds.features.Text()),
-            'embeddings': tfds.features.Sequence(tfds.features.Tensor(
-                shape=(text_encoder.EMBEDDING_DIM,), dtype=np.float32)),
-            'shape': tfds.features.ClassLabel(names=SHAPES),
-            'colour': tfds.features.ClassLabel(names=list(COLOURS)),
-            'size': tfds.features.ClassLabel(names=list(SIZES)),
-            'background': tfds.features.ClassLabel(names=BACKGROUNDS),
-        }),
+        features=common.features(
+            shape=tfds.features.ClassLabel(names=SHAPES),
+            colour=tfds.features.ClassLabel(names=list(COLOURS)),
+            size=tfds.features.ClassLabel(names=list(SIZES)),
+            background=tfds.features.ClassLabel(names=BACKGROUNDS)),
         supervised_keys=None,
         homepage='https://github.com/inpainting/inpainting',
     )
