@@ -13,9 +13,12 @@ Prints one Markdown table for the devices present:
   --warmup steps (random batches already on the devices: the model alone);
 - generator inference images/s at --inference_batch_size (jitted `predict`,
   one device, median);
-- input pipeline images/s: the training stream of a built dataset (decode,
-  mask, caption draw, batch), median over --pipeline_batches batches
-  (skipped with --nopipeline; the dataset is built first if needed);
+- input pipeline images/s: the training stream of the config's dataset
+  (read, shuffle, parse, decode, mask, caption draw, batch), the throughput
+  over --pipeline_batches batches, median of 5 rounds (the dataset is built
+  first if needed; e.g. `--config=configs/caption_gan.py:tiny_imagenet
+  --config.dataset.manual_dir=DIR` for Tiny ImageNet);
+- --notraining, --noinference, --nopipeline leave a row out;
 - peak resident memory of the process after compiling and warming up the
   training step (ru_maxrss, before PyTorch loads);
 - with --compare_conv_impls, the training step with other convolution
@@ -64,6 +67,8 @@ flags.DEFINE_integer('inference_batch_size', 256, 'Generator batch.')
 flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
 flags.DEFINE_integer('steps', 20, 'Timed training steps.')
 flags.DEFINE_integer('inference_steps', 10, 'Timed inference batches.')
+flags.DEFINE_bool('training', True, 'Measure the training step (and memory).')
+flags.DEFINE_bool('inference', True, 'Measure generator inference.')
 flags.DEFINE_bool('pipeline', True, 'Measure the input pipeline.')
 flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference '
                   '(tools/torch_reference.py) in alternating rounds.')
@@ -180,14 +185,23 @@ def measure_inference(config) -> float:
 
 
 def measure_pipeline(config) -> float:
-  """Median images/s of the training stream of the config's dataset."""
+  """Images/s of the training stream of the config's dataset.
+
+  Throughput (batches x batch size / wall time) over --pipeline_batches
+  batches, the median of 5 such rounds; after a warm-up that fills the
+  shuffle buffer and the prefetch.
+  """
   builder = input_pipeline.get_builder(config)
   it = input_pipeline.device_batches(
       input_pipeline.create_train_dataset(config, builder))
-  for _ in range(20):  # fills the shuffle buffer and the prefetch
+  for _ in range(max(20, config.dataset.shuffle_buffer_size //
+                     config.batch_size)):
     next(it)
-  seconds = _median_time(lambda: next(it), FLAGS.pipeline_batches)
-  return config.batch_size / seconds
+  def round_():
+    for _ in range(FLAGS.pipeline_batches):
+      next(it)
+  seconds = _median_time(round_, 5)
+  return FLAGS.pipeline_batches * config.batch_size / seconds
 
 
 def _cpu_name() -> str:
@@ -200,19 +214,11 @@ def _cpu_name() -> str:
   return platform.processor() or platform.machine()
 
 
-def main(argv):
-  del argv
-  config = FLAGS.config.copy_and_resolve_references()
-  with config.unlocked():
-    config.batch_size = FLAGS.batch_size
-  # The compile time is measured, not read from a cache.
-  jax.config.update('jax_enable_compilation_cache', False)
-
-  rows = []
+def _training_rows(config) -> list[tuple[str, str]]:
   training = measure_training(config)
-  rows.append(('train step compile', f'{training["compile_s"]:.1f} s'))
-  rows.append((f'training, global batch {config.batch_size}',
-               f'{training["jax_images_per_s"]:.1f} images/s'))
+  rows = [('train step compile', f'{training["compile_s"]:.1f} s'),
+          (f'training, global batch {config.batch_size}',
+           f'{training["jax_images_per_s"]:.1f} images/s')]
   for impl in FLAGS.compare_conv_impls:
     rows.append((f'training, conv_impl={impl}, same batch, alternating',
                  f'{training[f"jax:{impl}_images_per_s"]:.1f} images/s'))
@@ -223,8 +229,23 @@ def main(argv):
                  f'{training["torch_images_per_s"]:.1f} images/s'))
   rows.append(('peak resident memory after training',
                f'{training["peak_rss_gb"]:.2f} GB'))
-  rows.append((f'generator inference, batch {FLAGS.inference_batch_size}',
-               f'{measure_inference(config):.0f} images/s'))
+  return rows
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config.copy_and_resolve_references()
+  with config.unlocked():
+    config.batch_size = FLAGS.batch_size
+  # The compile time is measured, not read from a cache.
+  jax.config.update('jax_enable_compilation_cache', False)
+
+  rows = []
+  if FLAGS.training:
+    rows += _training_rows(config)
+  if FLAGS.inference:
+    rows.append((f'generator inference, batch {FLAGS.inference_batch_size}',
+                 f'{measure_inference(config):.0f} images/s'))
   if FLAGS.pipeline:
     rows.append((f'input pipeline ({config.dataset.name}), batch '
                  f'{config.batch_size}',
