@@ -80,7 +80,22 @@ def test_auto_picks_stock_for_large_inputs_and_phase_for_small():
   assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
                                         input_size=size // 2),
                     layers.PhaseConv)
-  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c'),
+  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
+                                           input_size=32),
                     layers.PhaseConvTranspose)
   with pytest.raises(ValueError, match='input_size'):
     layers.strided_conv(4, 5, 'auto', name='c')
+
+
+def test_auto_picks_the_faster_forward_pass_for_inference():
+  small = layers.AUTO_INFERENCE_PHASE_MAX_SIZE
+  for size in (8, 64):
+    assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
+                                          input_size=size, train=False),
+                      nn.Conv)
+  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
+                                           input_size=small, train=False),
+                    layers.PhaseConvTranspose)
+  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
+                                           input_size=2 * small, train=False),
+                    nn.ConvTranspose)
