@@ -18,11 +18,16 @@ def _perturbed(params):
 
 @pytest.mark.parametrize('use_bias', [True, False])
 @pytest.mark.parametrize('kernel_size', [3, 4, 5])
-@pytest.mark.parametrize('kind', ['strided', 'upsampling'])
+@pytest.mark.parametrize('kind', ['strided', 'upsampling',
+                                  'upsampling_matmul_kernel_grad'])
 def test_phase_matches_stock(kernel_size, kind, use_bias):
   make = layers.strided_conv if kind == 'strided' else layers.upsampling_conv
   stock = make(6, kernel_size, 'xla', name='c', use_bias=use_bias)
   phase = make(6, kernel_size, 'phase', name='c', use_bias=use_bias)
+  if kind == 'upsampling_matmul_kernel_grad':
+    phase = layers.PhaseConvTranspose(6, (kernel_size, kernel_size),
+                                      use_bias=use_bias, name='c',
+                                      matmul_kernel_grad=True)
   x = jax.random.normal(jax.random.key(0), (2, 8, 12, 5))
   params = stock.init(jax.random.key(1), x)
   phase_params = phase.init(jax.random.key(1), x)
