@@ -39,17 +39,16 @@ def _builder_kwargs(config: ml_collections.ConfigDict) -> dict:
     cls = tfds.builder_cls(name)
   except tfds.core.registered.DatasetNotFoundError as e:
     raise datasets.common.DatasetError(
-        f'dataset.name={config.dataset.name!r} is not a '
-                     f'registered TFDS dataset: {e}') from None
+        f'dataset.name={config.dataset.name!r} is not a registered TFDS '
+        f'dataset: {e}') from None
   kwargs = {}
   if issubclass(cls, datasets.common.CaptionedImageBuilder):
     kwargs['on_bad_input'] = config.dataset.on_bad_input
   if cls is datasets.image_folder.ImageFolder:
     if config_name:
       raise datasets.common.DatasetError(
-          f'dataset.name={config.dataset.name!r}: image_folder '
-                       'takes its folder from dataset.manual_dir, not a '
-                       'config name.')
+          f'dataset.name={config.dataset.name!r}: image_folder takes its '
+          'folder from dataset.manual_dir, not a config name.')
     if not config.dataset.manual_dir:
       raise datasets.common.DatasetError(
           "dataset.name='image_folder' needs the folder: set "
@@ -76,11 +75,9 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     datasets.common.SourceNotFoundError: for an archive neither in the
       manual dir nor downloadable.
   """
-  kwargs = _builder_kwargs(config)
-  name = config.dataset.name
-  if 'config' in kwargs:
-    name = name.partition('/')[0]
-  builder = tfds.builder(name, data_dir=config.dataset.data_dir, **kwargs)
+  builder = tfds.builder(config.dataset.name,
+                         data_dir=config.dataset.data_dir,
+                         **_builder_kwargs(config))
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(
           manual_dir=config.dataset.manual_dir))

@@ -113,8 +113,7 @@ def _conv_stride1_matmul_grad(x, kernel, padding_y, padding_x):
 
 
 def _conv_stride1_matmul_grad_fwd(x, kernel, padding_y, padding_x):
-  return (_conv_stride1_matmul_grad(x, kernel, padding_y, padding_x),
-          (x, kernel))
+  return _conv_stride1(x, kernel, padding_y, padding_x, None), (x, kernel)
 
 
 def _conv_stride1_matmul_grad_bwd(padding_y, padding_x, residuals, dy):

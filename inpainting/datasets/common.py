@@ -27,7 +27,6 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import dataclasses
-import io
 import json
 import os
 import pathlib
@@ -106,8 +105,11 @@ class Item:
   """One image to build: where it is, its captions, and extra features."""
   key: str  # unique within its split; the source path, for messages
   path: str  # how the source reads it (a member of an archive, a file)
-  captions: tuple[str, ...]
+  captions: tuple[str, ...]  # none given: the empty caption ('',)
   extra: dict = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    object.__setattr__(self, 'captions', tuple(self.captions) or ('',))
 
 
 class Source(abc.ABC):
@@ -261,11 +263,10 @@ def generate_examples(source: Source, items: Sequence[Item],
       for item, image in zip(chunk, pool.map(load, chunk)):
         if image is None:
           continue
-        captions = list(item.captions) or ['']
         yield item.key, {
             'image': image,
-            'captions': captions,
-            'embeddings': np.stack([embeddings[c] for c in captions]),
+            'captions': list(item.captions),
+            'embeddings': np.stack([embeddings[c] for c in item.captions]),
             **item.extra,
         }
 
@@ -293,9 +294,7 @@ class CaptionedImageBuilder(tfds.core.GeneratorBasedBuilder, abc.ABC):
 
   def _generate_examples(self, source: Source, items: Sequence[Item],
                          embeddings: dict[str, np.ndarray]):
-    for key, example in generate_examples(source, items, embeddings,
-                                          self._bad_input):
-      yield key, example
+    yield from generate_examples(source, items, embeddings, self._bad_input)
     # Runs when the split is written, before TFDS saves the metadata.
     self.info.metadata['skipped_inputs'] = list(self._bad_input.skipped)
 
@@ -318,6 +317,6 @@ def read_text(source: Source, name: str) -> str:
 def read_json_bytes(data: bytes, where: str):
   """Parses JSON, naming `where` if it is not valid."""
   try:
-    return json.load(io.BytesIO(data))
+    return json.loads(data)
   except (ValueError, UnicodeDecodeError) as e:
     raise BadInputError(f'{where}: not valid JSON ({e}).') from None

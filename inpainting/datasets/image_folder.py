@@ -144,7 +144,7 @@ class ImageFolder(common.CaptionedImageBuilder):
     for split, names in splits.items():
       items[split] = []
       for rel in names:
-        captions = from_json.get(rel) or self._txt_captions(root, rel) or ('',)
+        captions = from_json.get(rel) or self._txt_captions(root, rel)
         items[split].append(common.Item(key=rel, path=rel, captions=captions,
                                         extra={'file_name': rel}))
     embeddings = common.embed_captions(items.values())

@@ -73,7 +73,7 @@ def items_from_captions_json(data: dict, where: str, image_dir: str,
     captions[image_id].append(caption.strip())
   return [common.Item(key=posixpath.join(image_dir, name),
                       path=posixpath.join(image_dir, name),
-                      captions=tuple(captions[image_id]) or ('',),
+                      captions=tuple(captions[image_id]),
                       extra={'image_id': image_id})
           for image_id, name in sorted(listed.items())]
 
