@@ -78,11 +78,12 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.model.skip_connections = True
   config.model.caption_features = 256
   config.model.batch_norm_momentum = 0.9
-  # 'xla' (stock Flax convolutions), 'phase' (same parameters and outputs,
-  # stride-1 formulations that XLA:CPU runs several times faster for
-  # transposed and small strided convolutions) or 'auto' (per layer, the
-  # faster of the two on XLA:CPU; see layers.py).
-  config.model.conv_impl = 'auto'
+  # 'xla' (stock Flax convolutions), 'phase' (stride-1 formulations of
+  # every pass) or 'adjoint' (every pass by a fast exact formulation:
+  # XLA's own strided convolution and kernel gradient, sub-pixel transposed
+  # convolutions; 'auto' is the same). All have the same parameters and
+  # outputs; see inpainting/layers.py.
+  config.model.conv_impl = 'adjoint'
   # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
   config.model.dtype = 'float32'
 

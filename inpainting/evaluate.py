@@ -22,6 +22,7 @@ from PIL import Image
 
 from inpainting import baselines
 from inpainting import checkpoints
+from inpainting import compilation
 from inpainting import input_pipeline
 from inpainting import masks
 from inpainting import metrics
@@ -64,7 +65,7 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str,
   return state
 
 
-@functools.partial(jax.jit, static_argnames=('config', 'box'))
+@functools.partial(compilation.jit, static_argnames=('config', 'box'))
 def _model_metrics(state, batch, embedding, *, config, box):
   """Per-image metrics of the model with the given caption embeddings."""
   target = (batch['image'] + 1.0) / 2.0

@@ -1,9 +1,10 @@
-"""Stride-2 convolutions in two interchangeable formulations.
+"""Stride-2 convolutions in interchangeable formulations.
 
 `Conv` and `ConvTranspose` hold exactly the parameters of `flax.linen.Conv`
 and `flax.linen.ConvTranspose` ('kernel' [kh, kw, in, out] and 'bias' [out],
 same initialisers) and compute the same outputs, so a checkpoint moves freely
-between implementations and platforms. The implementation is a config field:
+between implementations and platforms. The implementation is a config field
+(`model.conv_impl`):
 
 - 'xla': the stock Flax layers.
 - 'phase': phase-decomposed forms whose forward *and* backward passes are
@@ -12,20 +13,27 @@ between implementations and platforms. The implementation is a config field:
   transposed one. A stride-2 convolution equals a stride-1 convolution of
   the space-to-depth input with a rearranged kernel; a stride-2 transposed
   convolution equals a stride-1 convolution with 4x the output channels
-  followed by depth-to-space (sub-pixel convolution).
+  followed by depth-to-space (sub-pixel convolution). Both spend 36
+  multiplies on a 5x5 kernel's 25 taps (the rearranged kernels hold zeros).
+- 'adjoint' (default; 'auto' is the same, kept for configs that name it):
+  every pass by a fast, exact formulation, wired with `jax.custom_vjp`. A
+  stride-2 transposed convolution is the adjoint of a stride-2 convolution
+  with the flipped, channel-swapped kernel (`_adjoint_kernel`); so the
+  slow passes of either are fast passes of the other: the strided
+  convolution's input gradient is a transposed convolution computed as
+  four exact sub-pixel convolutions (`subpixel_conv_transpose`), and the
+  transposed convolution's input and kernel gradients are the strided
+  convolution's forward pass and kernel gradient.
 
-- 'auto': per layer, whichever of the two is faster on XLA:CPU for the
-  layer's input size and for what the pass is: training (forward and
-  backward; AUTO_STOCK_MIN_SIZE) or inference (forward only, `train=False`;
-  AUTO_INFERENCE_PHASE_MAX_SIZE).
-
-Both formulations are for stride 2 and 'SAME' padding, the only case the
-models use.
+All are for stride 2 and 'SAME' padding, the only case the models use.
+Per layer, forward + both gradients at batch 64 on a 2-core CPU (ms,
+phase / adjoint; `tools/benchmark.py` has the whole step): strided 32 px
+276 / 168, 16 px 249 / 154, 8 px 153 / 80; transposed 4 px 276 / 166, 8 px
+672 / 306, 16 px 424 / 283, 32 px (3 outputs) 101 / 103.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -33,29 +41,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IMPLEMENTATIONS = ('xla', 'phase', 'auto')
-# With 'auto', a strided convolution whose input is at least this many
-# pixels high runs as the stock layer, a smaller one as the phase layer; a
-# transposed convolution is always the phase layer. Measured per layer on a
-# 2-core CPU (tools/benchmark.py has the end-to-end figures): XLA's own
-# strided convolution and its gradients win at 64, 32 and 16 pixels, while
-# its input gradient at 8 pixels, and its transposed convolutions at any
-# size, are many times slower than the phase forms.
-AUTO_STOCK_MIN_SIZE = 16
-# With 'auto' and train=False (inference, evaluation: no gradients), every
-# strided convolution runs as the stock layer, and a transposed one as the
-# phase layer only if its input is at most this many pixels high. Forward
-# passes alone, batch 256, 2-core CPU (ms, stock / phase): strided 64 px
-# 95 / 120, 32 px 271 / 424, 16 px 270 / 422, 8 px 225 / 301; transposed
-# 4 px 11,928 / 387, 8 px 567 / 848, 16 px 725 / 751, 32 px 142 / 289.
-AUTO_INFERENCE_PHASE_MAX_SIZE = 4
-# A phase transposed convolution whose input is at most this many pixels
-# high computes its kernel gradient as one matmul per kernel tap
-# (`_conv_stride1_matmul_grad`): XLA:CPU's own kernel gradient of these
-# convolutions runs at 17-30 GFLOP/s. Forward + kernel gradient, batch 64,
-# 2-core CPU (ms, XLA's / matmuls): 4 px 308 / 152, 8 px 481 / 366, 16 px
-# 1,005 / 399, but 32 px (3 output channels) 297 / 344.
-MATMUL_KERNEL_GRAD_MAX_SIZE = 16
+IMPLEMENTATIONS = ('xla', 'phase', 'adjoint', 'auto')
+# A transposed convolution with fewer output channels than this runs its
+# forward pass as the single phase convolution rather than as four
+# sub-pixel ones, which are too narrow to run well: 32 px, 128 -> 3
+# channels, batch 256, 2-core CPU: 101 ms phase, 290 ms sub-pixel (at 64
+# and more channels sub-pixel wins, e.g. 8 px 512 -> 128: 618 / 444 ms).
+SUBPIXEL_MIN_FEATURES = 16
 _STRIDE = 2
 
 
@@ -98,40 +90,6 @@ def _conv_stride1(x, kernel, padding_y, padding_x, precision):
   return jax.lax.conv_general_dilated(
       x, kernel, window_strides=(1, 1), padding=(padding_y, padding_x),
       dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=precision)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_stride1_matmul_grad(x, kernel, padding_y, padding_x):
-  """`_conv_stride1` whose kernel gradient is one matmul per kernel tap.
-
-  d kernel[i, j] = sum over batch and positions of x_padded[., y + i, x + j,
-  :]^T dy[., y, x, :]: a [C, N] x [N, F] matmul per tap (N = batch x
-  positions), which XLA:CPU runs several times faster than the convolution
-  it otherwise uses. The input gradient is XLA's own.
-  """
-  return _conv_stride1(x, kernel, padding_y, padding_x, None)
-
-
-def _conv_stride1_matmul_grad_fwd(x, kernel, padding_y, padding_x):
-  return _conv_stride1(x, kernel, padding_y, padding_x, None), (x, kernel)
-
-
-def _conv_stride1_matmul_grad_bwd(padding_y, padding_x, residuals, dy):
-  x, kernel = residuals
-  _, input_vjp = jax.vjp(
-      lambda x: _conv_stride1(x, kernel, padding_y, padding_x, None), x)
-  dx, = input_vjp(dy)
-  kh, kw, c, f = kernel.shape
-  padded = jnp.pad(x, ((0, 0), padding_y, padding_x, (0, 0)))
-  h, w = dy.shape[1:3]
-  dy_rows = dy.reshape(-1, f)
-  taps = [jnp.dot(padded[:, i:i + h, j:j + w, :].reshape(-1, c).T, dy_rows)
-          for i in range(kh) for j in range(kw)]
-  return dx, jnp.stack(taps).reshape(kh, kw, c, f).astype(kernel.dtype)
-
-
-_conv_stride1_matmul_grad.defvjp(_conv_stride1_matmul_grad_fwd,
-                                 _conv_stride1_matmul_grad_bwd)
 
 
 def space_to_depth(x: jax.Array) -> jax.Array:
@@ -182,17 +140,14 @@ def _transpose_pad_before(kernel_size: int) -> int:
 
 
 def phase_conv_transpose(x: jax.Array, kernel: jax.Array,
-                         precision=None,
-                         matmul_kernel_grad: bool = False) -> jax.Array:
+                         precision=None) -> jax.Array:
   """`lax.conv_transpose` with stride 2 and 'SAME' padding, as sub-pixel conv.
 
   Args:
     x: [B, H, W, C].
     kernel: [kh, kw, C, F], as `flax.linen.ConvTranspose` holds it (not
       flipped: `transpose_kernel=False`).
-    precision: passed to the convolution (not with matmul_kernel_grad).
-    matmul_kernel_grad: compute the kernel gradient as per-tap matmuls
-      (see MATMUL_KERNEL_GRAD_MAX_SIZE); the same values.
+    precision: passed to the convolution.
 
   Returns:
     [B, 2H, 2W, F], equal to the transposed convolution.
@@ -205,14 +160,124 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array,
   k = _rearrange_kernel(kernel, taps_y, taps_x)  # [Ay, 2, Ax, 2, C, F]
   ay, ax = k.shape[0], k.shape[2]
   k = k.transpose(0, 2, 4, 1, 3, 5).reshape(ay, ax, c, 4 * f)
-  if matmul_kernel_grad:
-    y = _conv_stride1_matmul_grad(x, k, _padding(taps_y), _padding(taps_x))
-  else:
-    y = _conv_stride1(x, k, _padding(taps_y), _padding(taps_x), precision)
-  return depth_to_space(y)
+  return depth_to_space(
+      _conv_stride1(x, k, _padding(taps_y), _padding(taps_x), precision))
 
 
-class _PhaseLayer(nn.Module):
+def _strided(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The stock stride-2 'SAME' convolution."""
+  return jax.lax.conv_general_dilated(
+      x, kernel, window_strides=(_STRIDE, _STRIDE), padding='SAME',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def _adjoint_kernel(kernel: jax.Array) -> jax.Array:
+  """Flipped in space, input and output channels swapped (an involution).
+
+  With it, the stride-2 'SAME' transposed convolution with `kernel`
+  (`transpose_kernel=False`, as Flax holds it) is the adjoint of the
+  stride-2 'SAME' convolution with `_adjoint_kernel(kernel)`, and back.
+  """
+  return jnp.swapaxes(kernel[::-1, ::-1], 2, 3)
+
+
+def _subpixel_taps(kernel_size: int, phase: int):
+  """(kernel taps, stride-1 padding) of output phase `phase` along one axis.
+
+  Output o = 2i + pad_before - j of the transposed convolution gets input i
+  times kernel tap j; so output 2m + phase sums input m + d times tap
+  j = 2d - phase + pad_before, over the taps where d is an integer.
+  """
+  pad_before = _transpose_pad_before(kernel_size)
+  taps = [j for j in range(kernel_size) if (j + phase - pad_before) % 2 == 0]
+  offsets = [(j + phase - pad_before) // 2 for j in taps]
+  return np.array(taps), (-offsets[0], offsets[-1])
+
+
+def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """`lax.conv_transpose` (stride 2, 'SAME') as four stride-1 convolutions.
+
+  One per output phase (even/odd row, even/odd column), each with only the
+  kernel taps that reach it (3x3, 3x2, 2x3, 2x2 of a 5x5 kernel), so no
+  multiply is spent on the zeros of the dilated input, then interleaved.
+  Unlike `phase_conv_transpose` (one convolution over a zero-padded 3x3
+  tap grid: 36 taps for 25), it does exactly the work of the original.
+  """
+  kh, kw = kernel.shape[:2]
+  rows = []
+  for r in (0, 1):
+    taps_y, pad_y = _subpixel_taps(kh, r)
+    cols = []
+    for c in (0, 1):
+      taps_x, pad_x = _subpixel_taps(kw, c)
+      cols.append(_conv_stride1(x, kernel[taps_y][:, taps_x], pad_y, pad_x,
+                                None))
+    rows.append(jnp.stack(cols, axis=3))  # [B, H, W, 2 (column phase), F]
+  y = jnp.stack(rows, axis=2)  # [B, H, 2 (row phase), W, 2, F]
+  b, h, _, w, _, f = y.shape
+  return y.reshape(b, 2 * h, 2 * w, f)
+
+
+def _fast_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The faster forward form for the kernel's output width."""
+  if kernel.shape[-1] < SUBPIXEL_MIN_FEATURES:
+    return phase_conv_transpose(x, kernel)
+  return subpixel_conv_transpose(x, kernel)
+
+
+@jax.custom_vjp
+def adjoint_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The stride-2 'SAME' convolution, its input gradient a sub-pixel conv.
+
+  Forward and kernel gradient are XLA's own (fast); the input gradient,
+  which XLA computes as a slow lhs-dilated convolution, is the adjoint
+  transposed convolution (`_fast_conv_transpose`).
+  """
+  return _strided(x, kernel)
+
+
+def _adjoint_conv_fwd(x, kernel):
+  return _strided(x, kernel), (x, kernel)
+
+
+def _adjoint_conv_bwd(residuals, dy):
+  x, kernel = residuals
+  dx = _fast_conv_transpose(dy, _adjoint_kernel(kernel))
+  _, kernel_vjp = jax.vjp(lambda k: _strided(x, k), kernel)
+  return dx.astype(x.dtype), kernel_vjp(dy)[0]
+
+
+adjoint_conv.defvjp(_adjoint_conv_fwd, _adjoint_conv_bwd)
+
+
+@jax.custom_vjp
+def adjoint_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The stride-2 'SAME' transposed convolution, every pass a fast one.
+
+  Forward: `_fast_conv_transpose`. Being the adjoint of the strided
+  convolution S with the adjoint kernel K', its input gradient is S(dy, K')
+  and its kernel gradient is S's kernel gradient at input dy and output
+  cotangent x, mapped back through `_adjoint_kernel`: both XLA's own fast
+  passes.
+  """
+  return _fast_conv_transpose(x, kernel)
+
+
+def _adjoint_conv_transpose_fwd(x, kernel):
+  return _fast_conv_transpose(x, kernel), (x, kernel)
+
+
+def _adjoint_conv_transpose_bwd(residuals, dy):
+  x, kernel = residuals
+  dx, adjoint_vjp = jax.vjp(lambda k: _strided(dy, k), _adjoint_kernel(kernel))
+  return dx.astype(x.dtype), _adjoint_kernel(adjoint_vjp(x)[0])
+
+
+adjoint_conv_transpose.defvjp(_adjoint_conv_transpose_fwd,
+                              _adjoint_conv_transpose_bwd)
+
+
+class _Layer(nn.Module):
   """Parameters laid out exactly as the stock Flax convolution's."""
   features: int
   kernel_size: Sequence[int]
@@ -238,48 +303,44 @@ class _PhaseLayer(nn.Module):
     return self._compute(x, kernel) + bias
 
 
-class PhaseConv(_PhaseLayer):
+class PhaseConv(_Layer):
   """Stride-2 'SAME' convolution computed by `phase_conv`."""
 
   def _compute(self, x, kernel):
     return phase_conv(x, kernel)
 
 
-class PhaseConvTranspose(_PhaseLayer):
+class PhaseConvTranspose(_Layer):
   """Stride-2 'SAME' transposed convolution computed by sub-pixel conv."""
-  matmul_kernel_grad: bool = False
 
   def _compute(self, x, kernel):
-    return phase_conv_transpose(x, kernel,
-                                matmul_kernel_grad=self.matmul_kernel_grad)
+    return phase_conv_transpose(x, kernel)
 
 
-def _check_impl(impl: str):
+class AdjointConv(_Layer):
+  """Stride-2 'SAME' convolution computed by `adjoint_conv`."""
+
+  def _compute(self, x, kernel):
+    return adjoint_conv(x, kernel)
+
+
+class AdjointConvTranspose(_Layer):
+  """Stride-2 'SAME' transposed convolution: `adjoint_conv_transpose`."""
+
+  def _compute(self, x, kernel):
+    return adjoint_conv_transpose(x, kernel)
+
+
+def _check_impl(impl: str) -> str:
+  """The implementation's canonical name ('auto' is 'adjoint')."""
   if impl not in IMPLEMENTATIONS:
     raise ValueError(f'Unknown convolution implementation {impl!r}; '
                      f'expected one of {IMPLEMENTATIONS}.')
-
-
-def _resolve(impl: str, transposed: bool, input_size: int | None,
-             train: bool) -> str:
-  """'xla' or 'phase' for a layer; 'auto' picks by size and pass."""
-  _check_impl(impl)
-  if impl != 'auto':
-    return impl
-  if input_size is None:
-    raise ValueError("conv_impl='auto' needs the layer's input_size.")
-  if not train:
-    small = input_size <= AUTO_INFERENCE_PHASE_MAX_SIZE
-    return 'phase' if transposed and small else 'xla'
-  if transposed:
-    return 'phase'
-  return 'xla' if input_size >= AUTO_STOCK_MIN_SIZE else 'phase'
+  return 'adjoint' if impl == 'auto' else impl
 
 
 def strided_conv(features: int, kernel_size: int, impl: str, name: str,
-                 use_bias: bool = True, dtype=None,
-                 input_size: int | None = None,
-                 train: bool = True) -> nn.Module:
+                 use_bias: bool = True, dtype=None) -> nn.Module:
   """A stride-2 'SAME' convolution layer of the chosen implementation.
 
   Args:
@@ -289,27 +350,24 @@ def strided_conv(features: int, kernel_size: int, impl: str, name: str,
     name: the module's name (the parameters are the same for all).
     use_bias: whether it has a bias.
     dtype: the computation dtype.
-    input_size: the input's height; needed by 'auto'.
-    train: whether gradients will be taken (for 'auto').
   """
-  if _resolve(impl, False, input_size, train) == 'xla':
+  impl = _check_impl(impl)
+  if impl == 'xla':
     return nn.Conv(features, (kernel_size, kernel_size), strides=_STRIDE,
                    padding='SAME', use_bias=use_bias, dtype=dtype, name=name)
-  return PhaseConv(features, (kernel_size, kernel_size), use_bias=use_bias,
-                   dtype=dtype, name=name)
+  layer = PhaseConv if impl == 'phase' else AdjointConv
+  return layer(features, (kernel_size, kernel_size), use_bias=use_bias,
+               dtype=dtype, name=name)
 
 
 def upsampling_conv(features: int, kernel_size: int, impl: str, name: str,
-                    use_bias: bool = True, dtype=None,
-                    input_size: int | None = None,
-                    train: bool = True) -> nn.Module:
+                    use_bias: bool = True, dtype=None) -> nn.Module:
   """A stride-2 'SAME' transposed convolution (arguments: `strided_conv`)."""
-  if _resolve(impl, True, input_size, train) == 'xla':
+  impl = _check_impl(impl)
+  if impl == 'xla':
     return nn.ConvTranspose(features, (kernel_size, kernel_size),
                             strides=(_STRIDE, _STRIDE), padding='SAME',
                             use_bias=use_bias, dtype=dtype, name=name)
-  matmul = (input_size is not None and
-            input_size <= MATMUL_KERNEL_GRAD_MAX_SIZE)
-  return PhaseConvTranspose(features, (kernel_size, kernel_size),
-                            use_bias=use_bias, dtype=dtype, name=name,
-                            matmul_kernel_grad=matmul)
+  layer = PhaseConvTranspose if impl == 'phase' else AdjointConvTranspose
+  return layer(features, (kernel_size, kernel_size), use_bias=use_bias,
+               dtype=dtype, name=name)

@@ -64,8 +64,7 @@ class _ConvBlocks(nn.Module):
       # A bias before BatchNorm is cancelled by its mean: leave it out.
       x = layers.strided_conv(features, self.kernel_size, self.conv_impl,
                               name=f'conv{i}', use_bias=not batch_norm,
-                              dtype=self.dtype, input_size=x.shape[1],
-                              train=train)(x)
+                              dtype=self.dtype)(x)
       if batch_norm:
         x = nn.BatchNorm(use_running_average=not train,
                          momentum=self.batch_norm_momentum,
@@ -158,8 +157,7 @@ class Decoder(nn.Module):
         x = jnp.concatenate([x, by_size[x.shape[1:3]].astype(x.dtype)], -1)
       x = layers.upsampling_conv(features, self.kernel_size, self.conv_impl,
                                  name=f'deconv{i}', use_bias=i == last,
-                                 dtype=self.dtype, input_size=x.shape[1],
-                                 train=train)(x)
+                                 dtype=self.dtype)(x)
       if i == last:
         return activation_fn(self.output_activation)(x)
       x = nn.BatchNorm(use_running_average=not train,

@@ -30,6 +30,7 @@ import optax
 from PIL import Image
 
 from inpainting import checkpoints
+from inpainting import compilation
 from inpainting import config_lib
 from inpainting import evaluate
 from inpainting import input_pipeline
@@ -263,7 +264,8 @@ def _write_config(config: ml_collections.ConfigDict,
 
 # Compiled once per config (a FrozenConfigDict hashes by content), not once
 # per call: samples are written at every evaluation.
-_jitted_predict = jax.jit(state_lib.predict, static_argnames=('config',))
+_jitted_predict = compilation.jit(state_lib.predict,
+                                  static_argnames=('config',))
 
 
 def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
@@ -331,6 +333,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       input_pipeline.create_train_dataset(config, builder, start_step))
   p_train_step = jax.pmap(functools.partial(train_step, config=config),
                           axis_name=AXIS, donate_argnums=(0,))
+  compiled_step = None
   p_state = replicate(state)
   del state
 
@@ -352,7 +355,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   preemption = _Preemption()
   with preemption.handling_sigterm(), _saves_settled_on_error(manager):
     for step in range(start_step + 1, config.num_train_steps + 1):
-      p_state, metrics = p_train_step(p_state, next(train_iter))
+      batch = next(train_iter)
+      if compiled_step is None:  # every batch has the first one's shapes
+        compiled_step = compilation.compile_pmapped(p_train_step, p_state,
+                                                    batch)
+      p_state, metrics = compiled_step(p_state, batch)
       pending.append((step, metrics))
       finish(step - 1)  # one step behind, to keep the devices busy
 

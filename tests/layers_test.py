@@ -1,4 +1,4 @@
-"""The phase formulations equal the stock Flax layers, values and gradients."""
+"""Every formulation equals the stock Flax layers, values and gradients."""
 
 import flax.linen as nn
 import jax
@@ -17,18 +17,18 @@ def _perturbed(params):
 
 
 @pytest.mark.parametrize('use_bias', [True, False])
-@pytest.mark.parametrize('kernel_size', [3, 4, 5])
-@pytest.mark.parametrize('kind', ['strided', 'upsampling',
-                                  'upsampling_matmul_kernel_grad'])
-def test_phase_matches_stock(kernel_size, kind, use_bias):
+@pytest.mark.parametrize('kernel_size', [2, 3, 4, 5])
+@pytest.mark.parametrize('features', [6, layers.SUBPIXEL_MIN_FEATURES])
+@pytest.mark.parametrize('kind', ['strided', 'upsampling'])
+@pytest.mark.parametrize('impl', ['phase', 'adjoint'])
+def test_matches_stock(impl, kind, features, kernel_size, use_bias):
   make = layers.strided_conv if kind == 'strided' else layers.upsampling_conv
-  stock = make(6, kernel_size, 'xla', name='c', use_bias=use_bias)
-  phase = make(6, kernel_size, 'phase', name='c', use_bias=use_bias)
-  if kind == 'upsampling_matmul_kernel_grad':
-    phase = layers.PhaseConvTranspose(6, (kernel_size, kernel_size),
-                                      use_bias=use_bias, name='c',
-                                      matmul_kernel_grad=True)
-  x = jax.random.normal(jax.random.key(0), (2, 8, 12, 5))
+  stock = make(features, kernel_size, 'xla', name='c', use_bias=use_bias)
+  phase = make(features, kernel_size, impl, name='c', use_bias=use_bias)
+  # Both widths: below SUBPIXEL_MIN_FEATURES the adjoint forms' transposed
+  # convolutions run as one phase convolution, at and above it as four
+  # sub-pixel ones.
+  x = jax.random.normal(jax.random.key(0), (2, 8, 12, features - 1))
   params = stock.init(jax.random.key(1), x)
   phase_params = phase.init(jax.random.key(1), x)
   # Same names, shapes and initial values: checkpoints move between them.
@@ -41,7 +41,7 @@ def test_phase_matches_stock(kernel_size, kind, use_bias):
   y_stock = stock.apply(params, x)
   y_phase = phase.apply(params, x)
   expected_hw = ((4, 6) if kind == 'strided' else (16, 24))
-  assert y_stock.shape == (2, *expected_hw, 6)
+  assert y_stock.shape == (2, *expected_hw, features)
   np.testing.assert_allclose(y_phase, y_stock, atol=1e-5, rtol=1e-5)
 
   def loss(module):
@@ -78,29 +78,31 @@ def test_stock_is_flax():
   assert isinstance(layers.strided_conv(4, 5, 'xla', name='c'), nn.Conv)
 
 
-def test_auto_picks_stock_for_large_inputs_and_phase_for_small():
-  size = layers.AUTO_STOCK_MIN_SIZE
-  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
-                                        input_size=size), nn.Conv)
-  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
-                                        input_size=size // 2),
-                    layers.PhaseConv)
-  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
-                                           input_size=32),
-                    layers.PhaseConvTranspose)
-  with pytest.raises(ValueError, match='input_size'):
-    layers.strided_conv(4, 5, 'auto', name='c')
+def test_auto_is_adjoint():
+  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c'),
+                    layers.AdjointConv)
+  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c'),
+                    layers.AdjointConvTranspose)
 
 
-def test_auto_picks_the_faster_forward_pass_for_inference():
-  small = layers.AUTO_INFERENCE_PHASE_MAX_SIZE
-  for size in (8, 64):
-    assert isinstance(layers.strided_conv(4, 5, 'auto', name='c',
-                                          input_size=size, train=False),
-                      nn.Conv)
-  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
-                                           input_size=small, train=False),
-                    layers.PhaseConvTranspose)
-  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c',
-                                           input_size=2 * small, train=False),
-                    nn.ConvTranspose)
+def test_transposed_convolution_is_the_adjoint_of_the_strided_one():
+  kernel = jax.random.normal(jax.random.key(0), (5, 5, 3, 4))
+  x = jax.random.normal(jax.random.key(1), (2, 6, 8, 3))
+  y = jax.random.normal(jax.random.key(2), (2, 12, 16, 4))
+  transposed = jax.lax.conv_transpose(
+      x, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  strided = layers._strided(y, layers._adjoint_kernel(kernel))  # pylint: disable=protected-access
+  np.testing.assert_allclose(jnp.vdot(transposed, y), jnp.vdot(x, strided),
+                             rtol=1e-5)
+
+
+def test_subpixel_conv_transpose_spends_no_multiplies_on_zeros():
+  def flops(fn):
+    cost = jax.jit(fn).lower(jnp.zeros((1, 16, 16, 8)),
+                             jnp.zeros((5, 5, 8, 16))).compile().cost_analysis()
+    return (cost[0] if isinstance(cost, list) else cost)['flops']
+  # Every one of the 16 x 16 inputs meets each of the 25 taps at most once
+  # (fewer at the borders), where the phase form pays for 36.
+  exact = 2 * 16 * 16 * 25 * 8 * 16
+  assert flops(layers.subpixel_conv_transpose) <= exact
+  assert flops(layers.phase_conv_transpose) > exact

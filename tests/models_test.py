@@ -135,7 +135,7 @@ def test_channel_wise_fc_equals_per_channel_dense():
   np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['xla', 'phase', 'auto'])
+@pytest.mark.parametrize('impl', ['xla', 'phase', 'adjoint', 'auto'])
 def test_implementations_share_parameters(impl):
   config = caption_gan.get_config()
   config.model.conv_impl = impl
@@ -152,7 +152,7 @@ def test_implementations_share_parameters(impl):
   assert shapes == expected
 
 
-@pytest.mark.parametrize('impl', ['phase', 'auto'])
+@pytest.mark.parametrize('impl', ['phase', 'adjoint'])
 @pytest.mark.parametrize('train', [False, True])
 def test_implementations_compute_the_same_function(impl, train):
   config = tiny.get_config()
@@ -162,7 +162,6 @@ def test_implementations_compute_the_same_function(impl, train):
                          train=False)
   config.model.conv_impl = impl
   other = models.generator_from_config(config.model)
-  # 'auto' picks layers by the pass (train or not): both must agree.
   mutable = ['batch_stats'] if train else False
   np.testing.assert_allclose(
       other.apply(variables, image, mask, embedding, train=train,

@@ -51,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+from inpainting import compilation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import masks  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -115,7 +116,7 @@ def jax_training(config):
   p_state = train.replicate(state)
 
   start = time.perf_counter()
-  compiled = p_step.lower(p_state, sharded).compile()
+  compiled = compilation.compile_pmapped(p_step, p_state, sharded)
   compile_s = time.perf_counter() - start
   holder = {'state': p_state}
 
@@ -176,7 +177,8 @@ def measure_inference(config) -> float:
   n = FLAGS.inference_batch_size
   batch = _random_batch(config, n)
   state = state_lib.create_train_state(config, _random_batch(config, 2))
-  predict = jax.jit(functools.partial(state_lib.predict, config=config))
+  predict = compilation.jit(
+      functools.partial(state_lib.predict, config=config))
   jax.block_until_ready(predict(state, batch))
   seconds = _median_time(
       lambda: jax.block_until_ready(predict(state, batch)),

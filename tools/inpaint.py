@@ -22,13 +22,13 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-import jax
 import numpy as np
 from ml_collections import config_flags
 from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from inpainting import compilation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import images  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import masks  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -79,7 +79,8 @@ def inpaint_files(config, state, paths, captions, default_caption,
   else:
     embedding = np.zeros((len(paths), 1), np.float32)
   masks_batch = np.repeat(mask[None], len(paths), axis=0)
-  prediction = jax.jit(lambda s, b: state_lib.predict(s, b, config=config))(
+  prediction = compilation.jit(
+      lambda s, b: state_lib.predict(s, b, config=config))(
       state, {'image': batch_images, 'mask': masks_batch,
               'embedding': embedding})
   filled = np.asarray(masks.composite(batch_images, prediction, masks_batch))
