@@ -43,9 +43,16 @@ def test_jit_computes_the_same_and_keeps_static_arguments():
                              2.0 * _strided(x, kernel), rtol=1e-5, atol=1e-5)
 
 
-def test_compile_pmapped_runs_the_pmapped_function():
+def test_compile_pmapped_compiles_with_the_options():
   devices = jax.local_device_count()
-  x = jnp.arange(devices * 3.0).reshape(devices, 3)
-  pmapped = jax.pmap(lambda v: jax.lax.psum(v, 'i'), axis_name='i')
-  compiled = compilation.compile_pmapped(pmapped, x)
-  np.testing.assert_allclose(compiled(x), pmapped(x))
+  x = jax.random.normal(jax.random.key(0), (devices, 2, 8, 8, 4))
+  kernel = jnp.broadcast_to(
+      jax.random.normal(jax.random.key(1), (5, 5, 4, 64)),
+      (devices, 5, 5, 4, 64))
+  pmapped = jax.pmap(lambda x, k: jax.lax.pmean(_strided(x, k), 'i'),
+                     axis_name='i')
+  assert 'ynn_fusion' in _compiled_text(pmapped, x, kernel)
+  compiled = compilation.compile_pmapped(pmapped, x, kernel)
+  assert 'ynn_fusion' not in compiled.as_text()
+  np.testing.assert_allclose(compiled(x, kernel), pmapped(x, kernel),
+                             rtol=1e-5, atol=1e-5)
