@@ -3,7 +3,7 @@
   python tools/benchmark.py [--config=configs/caption_gan.py] \
       [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
       [--config.model.conv_impl=xla] [--config.model.dtype=bfloat16] \
-      [--compare_conv_impls=phase,xla] [--torch]
+      [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] [--torch]
 
 Prints one Markdown table for the devices present:
 
@@ -21,8 +21,8 @@ Prints one Markdown table for the devices present:
 - --notraining, --noinference, --nopipeline leave a row out;
 - peak resident memory of the process after compiling and warming up the
   training step (ru_maxrss, before PyTorch loads);
-- with --compare_conv_impls, the training step with other convolution
-  implementations, and with --torch, the same step in PyTorch
+- with --compare_conv_impls (--compare_dtypes), the training step with
+  other convolution implementations (computation dtypes), and with --torch, the same step in PyTorch
   (tools/torch_reference.py), timed in alternating rounds with ours, so
   all see the same machine load.
 
@@ -76,8 +76,10 @@ flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference '
 flags.DEFINE_list('compare_conv_impls', [], 'Also time the training step '
                   'with these model.conv_impl values (e.g. xla,phase), in '
                   'alternating rounds with the config\'s own.')
+flags.DEFINE_list('compare_dtypes', [], 'Also time the training step with '
+                  'these model.dtype values (e.g. bfloat16), alternating.')
 flags.DEFINE_integer('rounds', 5, 'Alternating rounds, with --torch or '
-                     '--compare_conv_impls.')
+                     '--compare_conv_impls or --compare_dtypes.')
 flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
 
 
@@ -137,12 +139,19 @@ def torch_training(config):
   return lambda: step(*batch)
 
 
+def _variants() -> list[tuple[str, str]]:
+  """The (model field, value) pairs compared with the config's own step."""
+  return ([('conv_impl', impl) for impl in FLAGS.compare_conv_impls] +
+          [('dtype', dtype) for dtype in FLAGS.compare_dtypes])
+
+
 def measure_training(config) -> dict[str, float]:
   """Compile seconds and median images/s of each compared training step.
 
-  The config's own step is 'jax'; --compare_conv_impls adds 'jax:<impl>'
-  and --torch adds 'torch'. With more than one, they run in alternating
-  rounds, so that all see the same machine load.
+  The config's own step is 'jax'; --compare_conv_impls and
+  --compare_dtypes add 'jax:<field>=<value>' and --torch adds 'torch'.
+  With more than one, they run in alternating rounds, so that all see the
+  same machine load.
   """
   def warmed_up(step):
     for _ in range(FLAGS.warmup):
@@ -153,10 +162,10 @@ def measure_training(config) -> dict[str, float]:
   steps = {'jax': warmed_up(jax_step)}
   # Before anything else allocates.
   peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  for impl in FLAGS.compare_conv_impls:
+  for field, value in _variants():
     other = config.copy_and_resolve_references()
-    other.model.conv_impl = impl
-    steps[f'jax:{impl}'] = warmed_up(jax_training(other)[1])
+    other.model[field] = value
+    steps[f'jax:{field}={value}'] = warmed_up(jax_training(other)[1])
   if FLAGS.torch:
     steps['torch'] = warmed_up(torch_training(config))
   times = {name: [] for name in steps}
@@ -221,9 +230,10 @@ def _training_rows(config) -> list[tuple[str, str]]:
   rows = [('train step compile', f'{training["compile_s"]:.1f} s'),
           (f'training, global batch {config.batch_size}',
            f'{training["jax_images_per_s"]:.1f} images/s')]
-  for impl in FLAGS.compare_conv_impls:
-    rows.append((f'training, conv_impl={impl}, same batch, alternating',
-                 f'{training[f"jax:{impl}_images_per_s"]:.1f} images/s'))
+  for field, value in _variants():
+    rows.append((f'training, {field}={value}, same batch, alternating',
+                 f'{training[f"jax:{field}={value}_images_per_s"]:.1f} '
+                 'images/s'))
   if FLAGS.torch:
     import torch  # pylint: disable=g-import-not-at-top
     rows.append((f'PyTorch {torch.__version__} reference, same model and '
