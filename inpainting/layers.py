@@ -107,6 +107,11 @@ def depth_to_space(x: jax.Array) -> jax.Array:
   return x.reshape(b, 2 * h, 2 * w, f)
 
 
+def _check_even(x: jax.Array, what: str) -> None:
+  if x.shape[1] % 2 or x.shape[2] % 2:
+    raise ValueError(f'{what} needs even height and width, got {x.shape}.')
+
+
 def phase_conv(x: jax.Array, kernel: jax.Array, precision=None) -> jax.Array:
   """`lax.conv` with stride 2 and 'SAME' padding, via space-to-depth.
 
@@ -119,8 +124,7 @@ def phase_conv(x: jax.Array, kernel: jax.Array, precision=None) -> jax.Array:
     [B, H/2, W/2, F], equal to the strided convolution.
   """
   kh, kw, c, f = kernel.shape
-  if x.shape[1] % 2 or x.shape[2] % 2:
-    raise ValueError(f'phase_conv needs even height and width, got {x.shape}.')
+  _check_even(x, 'phase_conv')
   # 'SAME' for stride 2 on an even size pads k - 2 in all, the smaller half
   # before: output i reads input 2i + j - pad_before.
   taps_y = _phase_taps(kh, (kh - 2) // 2, 1)
@@ -321,6 +325,9 @@ class AdjointConv(_Layer):
   """Stride-2 'SAME' convolution computed by `adjoint_conv`."""
 
   def _compute(self, x, kernel):
+    # 'SAME' pads an odd size differently, and its adjoint is then not
+    # the 'SAME' transposed convolution.
+    _check_even(x, 'AdjointConv')
     return adjoint_conv(x, kernel)
 
 

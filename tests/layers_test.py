@@ -64,8 +64,9 @@ def test_space_to_depth_round_trip():
   np.testing.assert_array_equal(y, x)
 
 
-def test_odd_size_is_refused():
-  module = layers.PhaseConv(4, (5, 5))
+@pytest.mark.parametrize('layer', [layers.PhaseConv, layers.AdjointConv])
+def test_odd_size_is_refused(layer):
+  module = layer(4, (5, 5))
   with pytest.raises(ValueError, match='even height and width'):
     module.init(jax.random.key(0), jnp.zeros((1, 7, 8, 3)))
 
