@@ -229,14 +229,25 @@ def _fast_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
   return subpixel_conv_transpose(x, kernel)
 
 
-@jax.custom_vjp
 def adjoint_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """The stride-2 'SAME' convolution, its input gradient a sub-pixel conv.
 
   Forward and kernel gradient are XLA's own (fast); the input gradient,
   which XLA computes as a slow lhs-dilated convolution, is the adjoint
   transposed convolution (`_fast_conv_transpose`).
+
+  Args:
+    x: [B, H, W, C] with H and W even ('SAME' pads an odd size
+      differently, and its adjoint is then not the 'SAME' transposed
+      convolution).
+    kernel: [kh, kw, C, F].
   """
+  _check_even(x, 'adjoint_conv')
+  return _adjoint_conv(x, kernel)
+
+
+@jax.custom_vjp
+def _adjoint_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
   return _strided(x, kernel)
 
 
@@ -251,7 +262,7 @@ def _adjoint_conv_bwd(residuals, dy):
   return dx.astype(x.dtype), kernel_vjp(dy)[0]
 
 
-adjoint_conv.defvjp(_adjoint_conv_fwd, _adjoint_conv_bwd)
+_adjoint_conv.defvjp(_adjoint_conv_fwd, _adjoint_conv_bwd)
 
 
 @jax.custom_vjp
@@ -325,9 +336,6 @@ class AdjointConv(_Layer):
   """Stride-2 'SAME' convolution computed by `adjoint_conv`."""
 
   def _compute(self, x, kernel):
-    # 'SAME' pads an odd size differently, and its adjoint is then not
-    # the 'SAME' transposed convolution.
-    _check_even(x, 'AdjointConv')
     return adjoint_conv(x, kernel)
 
 

@@ -22,9 +22,9 @@ Prints one Markdown table for the devices present:
 - peak resident memory of the process after compiling and warming up the
   training step (ru_maxrss, before PyTorch loads);
 - with --compare_conv_impls (--compare_dtypes), the training step with
-  other convolution implementations (computation dtypes), and with --torch, the same step in PyTorch
-  (tools/torch_reference.py), timed in alternating rounds with ours, so
-  all see the same machine load.
+  other convolution implementations (computation dtypes), and with
+  --torch, the same step in PyTorch (tools/torch_reference.py), timed in
+  alternating rounds with ours, so all see the same machine load.
 
 Timings are medians of per-step wall times, so one slow step on a shared
 machine does not move them; compare implementations within one run or on
