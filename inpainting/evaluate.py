@@ -65,13 +65,17 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str,
   return state
 
 
-@functools.partial(compilation.jit, static_argnames=('config', 'box'))
-def _model_metrics(state, batch, embedding, *, config, box):
-  """Per-image metrics of the model with the given caption embeddings."""
+@functools.partial(compilation.jit,
+                   static_argnames=('config', 'box', 'window'))
+def _model_metrics(state, batch, embedding, *, config, box, window):
+  """Per-image metrics of the model with the given caption embeddings.
+
+  `box` is the hole the metrics score, `window` the part of the image the
+  generator computes (the box of the batch's holes).
+  """
   target = (batch['image'] + 1.0) / 2.0
-  prediction = state_lib.predict(state, {**batch, 'embedding': embedding},
-                                 config=config)
-  filled = masks.composite(target, (prediction + 1.0) / 2.0, batch['mask'])
+  filled = (state_lib.inpaint(state, {**batch, 'embedding': embedding},
+                              config=config, box=window) + 1.0) / 2.0
   return metrics.hole_metrics(filled, target, box), filled
 
 
@@ -138,7 +142,8 @@ def run_evaluation(config: ml_collections.ConfigDict,
       variants['shuffled'] = batch['shuffled_embedding']
       variants['zero'] = np.zeros_like(batch['embedding'])
     run = functools.partial(_model_metrics, state, device_batch,
-                            config=frozen_config, box=box)
+                            config=frozen_config, box=box,
+                            window=masks.hole_box(batch['mask']))
     if len(batch['image']) not in compiled:  # keep compiling out of timings
       jax.block_until_ready(run(batch['embedding']))
       compiled.add(len(batch['image']))

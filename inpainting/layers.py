@@ -143,6 +143,25 @@ def _transpose_pad_before(kernel_size: int) -> int:
   return int(np.ceil((kernel_size + _STRIDE - 2) / 2))
 
 
+def transpose_input_span(start: int, stop: int, kernel_size: int,
+                         size: int) -> tuple[int, int]:
+  """The input rows [lo, hi) that a transposed convolution's outputs read.
+
+  For the stride-2 'SAME' transposed convolution of an input of `size` rows
+  (any implementation here, or Flax's): output rows [start, stop) read only
+  input rows [lo, hi), clipped to the input. The layer applied to just those
+  rows gives output rows from 2 * lo on, and its rows start - 2 * lo to
+  stop - 2 * lo equal the whole layer's rows start to stop: the zeros that
+  pad the crop stand only for rows those outputs do not read. The same holds
+  for columns.
+  """
+  pad = _transpose_pad_before(kernel_size)
+  # Output o reads input i when o <= pad + 2 i <= o + kernel_size - 1.
+  lo = -((pad - start) // 2)  # ceil((start - pad) / 2)
+  hi = (stop + kernel_size - 2 - pad) // 2 + 1
+  return max(lo, 0), min(hi, size)
+
+
 def phase_conv_transpose(x: jax.Array, kernel: jax.Array,
                          precision=None) -> jax.Array:
   """`lax.conv_transpose` with stride 2 and 'SAME' padding, as sub-pixel conv.

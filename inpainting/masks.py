@@ -39,10 +39,13 @@ def composite(image: jax.Array, prediction: jax.Array,
 def hole_box(mask: np.ndarray) -> tuple[int, int, int, int]:
   """(top, bottom, left, right) of the hole of a [H, W, 1] mask, ends excluded.
 
-  Plain ints, so that it can be a static argument of a jitted function.
+  Of a batch of masks [..., H, W, 1], the box that holds every hole. Plain
+  ints, so that it can be a static argument of a jitted function.
   """
-  rows = np.flatnonzero(mask[..., 0].any(axis=1))
-  cols = np.flatnonzero(mask[..., 0].any(axis=0))
+  mask = np.asarray(mask)
+  holes = mask.reshape(-1, *mask.shape[-3:])[..., 0].any(axis=0)
+  rows = np.flatnonzero(holes.any(axis=1))
+  cols = np.flatnonzero(holes.any(axis=0))
   if rows.size == 0:
     raise ValueError('The mask has no hole.')
   return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
@@ -73,18 +76,18 @@ def image_grid(columns: list[np.ndarray]) -> np.ndarray:
 
 
 def sample_grid(image: np.ndarray, mask: np.ndarray,
-                prediction: np.ndarray) -> np.ndarray:
+                filled: np.ndarray) -> np.ndarray:
   """Rows of (masked input | inpainted | target), as one uint8 image.
 
   Args:
     image: [N, H, W, 3] targets in [-1, 1].
     mask: [N, H, W, 1].
-    prediction: [N, H, W, 3] generator outputs in [-1, 1].
+    filled: [N, H, W, 3] inpainted images in [-1, 1] (`composite`).
 
   Returns:
     uint8 [N * (H + 2), 3 * (W + 2), 3]: each example one row, 2-pixel white
     gutters; the masked input shows the hole in mid-grey.
   """
-  filled = np.asarray(composite(image, prediction, mask))
+  filled = np.asarray(filled)
   masked = np.asarray(apply_mask(image, mask))
   return image_grid([(x + 1.0) / 2.0 for x in (masked, filled, image)])

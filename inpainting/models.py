@@ -40,6 +40,19 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
   return ACTIVATIONS[name]
 
 
+# (top, bottom, left, right) of a region of an image, ends excluded, as
+# `masks.hole_box` gives it.
+Box = tuple[int, int, int, int]
+
+
+def _crop(x: jax.Array, span) -> jax.Array:
+  """x[:, rows, cols] for span ((top, bottom), (left, right)), or x."""
+  if span is None:
+    return x
+  (top, bottom), (left, right) = span
+  return x[:, top:bottom, left:right]
+
+
 class _ConvBlocks(nn.Module):
   """Stride-2 conv -> [BatchNorm] -> activation, repeated; returns each output.
 
@@ -137,7 +150,7 @@ class Decoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, skips: Sequence[jax.Array], *,
-               train: bool) -> jax.Array:
+               train: bool, window: Box | None = None) -> jax.Array:
     """Decodes.
 
     Args:
@@ -145,19 +158,33 @@ class Decoder(nn.Module):
       skips: encoder activations, any order; those whose spatial size
         matches a decoder layer's input are concatenated to it.
       train: batch statistics (True) or running averages (False).
+      window: (top, bottom, left, right), ends excluded: compute just this
+        part of the output (see `Generator`). Inference only.
 
     Returns:
-      [B, h * 2^L, w * 2^L, features[-1]].
+      [B, h * 2^L, w * 2^L, features[-1]], or the window of it.
     """
+    if not self.features:
+      raise ValueError('Decoder needs at least one layer.')
     act = activation_fn(self.activation)
     by_size = {s.shape[1:3]: s for s in skips} if self.skip_connections else {}
+    height, width = x.shape[1:3]
+    spans = self._spans(window, height, width, train)
     last = len(self.features) - 1
+    x = _crop(x, spans[0])
     for i, features in enumerate(self.features):
-      if i > 0 and x.shape[1:3] in by_size:
-        x = jnp.concatenate([x, by_size[x.shape[1:3]].astype(x.dtype)], -1)
+      size = (height * 2**i, width * 2**i)
+      if i > 0 and size in by_size:
+        skip = _crop(by_size[size], spans[i])
+        x = jnp.concatenate([x, skip.astype(x.dtype)], -1)
       x = layers.upsampling_conv(features, self.kernel_size, self.conv_impl,
                                  name=f'deconv{i}', use_bias=i == last,
                                  dtype=self.dtype)(x)
+      if spans[i] is not None:
+        # x starts at twice the input crop's origin; keep what is asked.
+        (r0, _), (c0, _) = spans[i]
+        (a, b), (c, d) = spans[i + 1]
+        x = x[:, a - 2 * r0:b - 2 * r0, c - 2 * c0:d - 2 * c0]
       if i == last:
         return activation_fn(self.output_activation)(x)
       x = nn.BatchNorm(use_running_average=not train,
@@ -165,6 +192,34 @@ class Decoder(nn.Module):
                        axis_name=self.axis_name, dtype=self.dtype,
                        name=f'bn{i}')(x)
       x = act(x)
+
+  def _spans(self, window: Box | None, height: int, width: int,
+             train: bool) -> list[Any]:
+    """Per layer, the ((top, bottom), (left, right)) of its input to compute.
+
+    The last entry is the window itself; all are None without a window.
+    """
+    n = len(self.features)
+    if window is None:
+      return [None] * (n + 1)
+    if train:
+      raise ValueError('A decoder window needs train=False: BatchNorm batch '
+                       'statistics of a window differ from the whole '
+                       "image's.")
+    top, bottom, left, right = window
+    full = (height * 2**n, width * 2**n)
+    if not (0 <= top < bottom <= full[0] and 0 <= left < right <= full[1]):
+      raise ValueError(f'window={tuple(window)} (top, bottom, left, right) '
+                       f'must lie inside the {full[0]}x{full[1]} output.')
+    spans = [((top, bottom), (left, right))]
+    for i in reversed(range(n)):
+      rows, cols = spans[0]
+      spans.insert(0, tuple(
+          layers.transpose_input_span(*span, self.kernel_size, in_size)
+          for span, in_size in zip((rows, cols),
+                                   (height * 2**i, width * 2**i))))
+    return spans
+
     raise ValueError('Decoder needs at least one layer.')
 
 
@@ -185,7 +240,8 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, image: jax.Array, mask: jax.Array,
-               embedding: jax.Array | None, *, train: bool) -> jax.Array:
+               embedding: jax.Array | None, *, train: bool,
+               window: Box | None = None) -> jax.Array:
     """Predicts the whole image; only its masked part is used.
 
     Args:
@@ -193,9 +249,16 @@ class Generator(nn.Module):
       mask: [B, H, W, 1], 1 where missing.
       embedding: [B, E] caption embeddings (unused without captions).
       train: batch statistics (True) or running averages (False).
+      window: (top, bottom, left, right), ends excluded, e.g. the hole's
+        box: with train=False, compute only this part of the output. The
+        encoder and bottleneck run whole (every output sees the whole
+        border), the decoder layers only on the rows and columns the window
+        reads, so filling a 32x32 hole of a 64x64 image costs about 40%
+        fewer multiplies; the result equals the whole output's crop.
 
     Returns:
-      [B, H, W, 3] in the output activation's range.
+      [B, H, W, 3] in the output activation's range, or [B, bottom - top,
+      right - left, 3] with a window.
     """
     x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
@@ -213,7 +276,7 @@ class Generator(nn.Module):
     return Decoder(self.decoder_features,
                    output_activation=self.output_activation,
                    skip_connections=self.skip_connections, name='decoder',
-                   **common)(code, skips[:-1], train=train)
+                   **common)(code, skips[:-1], train=train, window=window)
 
 
 class Critic(nn.Module):

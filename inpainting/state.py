@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from inpainting import masks
 from inpainting import models
 
 # XLA's RngBitGenerator: compiles in a fraction of threefry's time on CPU
@@ -83,20 +84,50 @@ def create_train_state(config: ml_collections.ConfigDict,
 
 
 def predict(state: GANState, batch: dict[str, jax.Array], *,
-            config: ml_collections.ConfigDict) -> jax.Array:
+            config: ml_collections.ConfigDict,
+            window: models.Box | None = None) -> jax.Array:
   """Generator output in inference mode (BatchNorm running averages).
 
   Args:
     state: an unreplicated state.
     batch: image, mask and embedding, [B, ...].
     config: the run config.
+    window: (top, bottom, left, right): compute only this part of the
+      output (see `models.Generator`).
 
   Returns:
-    [B, H, W, 3] float32 predictions of the whole image.
+    [B, H, W, 3] float32 predictions of the whole image, or of the window.
   """
   generator = models.generator_from_config(config.model)
   prediction = generator.apply(
       {'params': state.generator.params,
        'batch_stats': state.generator.batch_stats},
-      batch['image'], batch['mask'], batch['embedding'], train=False)
+      batch['image'], batch['mask'], batch['embedding'], train=False,
+      window=window)
   return prediction.astype(jnp.float32)
+
+
+def inpaint(state: GANState, batch: dict[str, jax.Array], *,
+            config: ml_collections.ConfigDict,
+            box: models.Box) -> jax.Array:
+  """The filled images: the visible border as given, the prediction inside.
+
+  Equal to `masks.composite(image, predict(...), mask)`, but the generator
+  runs only over `box`.
+
+  Args:
+    state: an unreplicated state.
+    batch: image, mask and embedding, [B, ...].
+    config: the run config.
+    box: (top, bottom, left, right), holding every missing pixel of the
+      batch: `masks.hole_box(batch['mask'])`.
+
+  Returns:
+    [B, H, W, 3] float32 in the output activation's range.
+  """
+  top, bottom, left, right = box
+  prediction = predict(state, batch, config=config, window=box)
+  mask = batch['mask']
+  hole = mask[:, top:bottom, left:right]
+  border = jnp.asarray(masks.apply_mask(batch['image'], mask), jnp.float32)
+  return border.at[:, top:bottom, left:right].add(prediction * hole)

@@ -264,8 +264,8 @@ def _write_config(config: ml_collections.ConfigDict,
 
 # Compiled once per config (a FrozenConfigDict hashes by content), not once
 # per call: samples are written at every evaluation.
-_jitted_predict = compilation.jit(state_lib.predict,
-                                  static_argnames=('config',))
+_jitted_inpaint = compilation.jit(state_lib.inpaint,
+                                  static_argnames=('config', 'box'))
 
 
 def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
@@ -273,10 +273,11 @@ def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
                   workdir: pathlib.Path,
                   writer: metric_writers.MetricWriter) -> pathlib.Path:
   """Writes a (masked | inpainted | target) grid as PNG and to TensorBoard."""
-  prediction = np.asarray(_jitted_predict(
+  filled = np.asarray(_jitted_inpaint(
       state, {k: samples[k] for k in input_pipeline.DEVICE_KEYS},
-      config=ml_collections.FrozenConfigDict(config)))
-  grid = masks.sample_grid(samples['image'], samples['mask'], prediction)
+      config=ml_collections.FrozenConfigDict(config),
+      box=masks.hole_box(samples['mask'])))
+  grid = masks.sample_grid(samples['image'], samples['mask'], filled)
   path = workdir / 'samples' / f'step_{step:07d}.png'
   try:
     path.parent.mkdir(parents=True, exist_ok=True)

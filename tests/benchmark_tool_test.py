@@ -19,6 +19,7 @@ def test_benchmark_prints_every_row(data_dir):
   for row in ('| train step compile |', '| training, global batch 8 |',
               '| training, conv_impl=xla, same batch, alternating |',
               '| peak resident memory after training |',
-              '| generator inference, batch 8 |',
+              "| inpainting (generator over the hole's box), batch 8 |",
+              '| generator, whole 64x64 output, batch 8, alternating |',
               '| input pipeline (synthetic_shapes/tiny), batch 8 |'):
     assert row in result.stdout, result.stdout

@@ -108,3 +108,19 @@ def test_subpixel_conv_transpose_spends_no_multiplies_on_zeros():
   exact = 2 * 16 * 16 * 25 * 8 * 16
   assert flops(layers.subpixel_conv_transpose) <= exact
   assert flops(layers.phase_conv_transpose) > exact
+
+
+@pytest.mark.parametrize('kernel_size', [2, 3, 4, 5, 6])
+def test_transpose_input_span_is_the_rows_read(kernel_size):
+  # Which inputs each output reads, from the stock layer itself: one-hot
+  # inputs through a kernel of ones.
+  size = 6
+  eye = jnp.eye(size)[:, :, None, None]  # [input row i, rows, 1 column, 1]
+  reads = jax.lax.conv_transpose(
+      eye, jnp.ones((kernel_size, 1, 1, 1)), (2, 1), 'SAME',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))[..., 0, 0] != 0
+  for start in range(2 * size):
+    for stop in range(start + 1, 2 * size + 1):
+      rows = np.flatnonzero(reads[:, start:stop].any(axis=1))
+      assert layers.transpose_input_span(start, stop, kernel_size, size) == (
+          rows.min(), rows.max() + 1), (start, stop)

@@ -14,6 +14,15 @@ def test_centre_mask():
   assert masks.hole_box(mask) == (16, 48, 16, 48)
 
 
+def test_hole_box_of_a_batch_holds_every_hole():
+  batch = np.zeros((2, 8, 8, 1), np.float32)
+  batch[0, 2:4, 3:5] = 1
+  batch[1, 5, 1] = 1
+  assert masks.hole_box(batch) == (2, 6, 1, 5)
+  with pytest.raises(ValueError, match='no hole'):
+    masks.hole_box(np.zeros((2, 8, 8, 1)))
+
+
 @pytest.mark.parametrize('size', [0, 65])
 def test_bad_hole_size(size):
   with pytest.raises(ValueError, match=f'mask.size={size}'):
@@ -34,7 +43,8 @@ def test_sample_grid():
   image = np.ones((2, 4, 4, 3), np.float32)
   prediction = -np.ones((2, 4, 4, 3), np.float32)
   mask = np.repeat(masks.centre_mask(4, 2)[None], 2, 0)
-  grid = masks.sample_grid(image, mask, prediction)
+  grid = masks.sample_grid(image, mask,
+                           masks.composite(image, prediction, mask))
   assert grid.shape == (2 * 6, 3 * 6, 3) and grid.dtype == np.uint8
   row = grid[:6]
   masked, filled, target = row[:, :6], row[:, 6:12], row[:, 12:]

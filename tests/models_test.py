@@ -171,6 +171,43 @@ def test_implementations_compute_the_same_function(impl, train):
       rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize('impl', ['xla', 'adjoint'])
+def test_a_window_is_the_crop_of_the_whole_output(impl):
+  config = tiny.get_config()
+  config.model.conv_impl = impl
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  variables = jax.tree.map(  # running averages other than 0 and 1
+      lambda x: x + 0.3 * jax.random.uniform(jax.random.key(1), x.shape),
+      variables)
+  apply = functools.partial(generator.apply, variables, image, mask,
+                            embedding, train=False)
+  whole = apply()
+  for window in [(16, 48, 16, 48),  # the hole
+                 (0, 64, 0, 64),  # everything
+                 (0, 5, 59, 64),  # a corner
+                 (7, 8, 30, 51)]:  # one odd row
+    top, bottom, left, right = window
+    np.testing.assert_allclose(apply(window=window),
+                               whole[:, top:bottom, left:right],
+                               rtol=1e-5, atol=1e-6, err_msg=str(window))
+
+
+def test_a_window_needs_inference_mode_and_must_fit():
+  generator = models.generator_from_config(tiny.get_config().model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  with pytest.raises(ValueError, match='train=False'):
+    generator.apply(variables, image, mask, embedding, train=True,
+                    window=(16, 48, 16, 48), mutable=['batch_stats'])
+  with pytest.raises(ValueError, match=r'window=\(16, 65, 16, 48\)'):
+    generator.apply(variables, image, mask, embedding, train=False,
+                    window=(16, 65, 16, 48))
+
+
 def test_unknown_activation():
   with pytest.raises(ValueError, match="'swishy'"):
     models.activation_fn('swishy')

@@ -9,6 +9,7 @@ import pytest
 
 from inpainting import checkpoints
 from inpainting import input_pipeline
+from inpainting import masks
 from inpainting import state as state_lib
 from inpainting import train
 
@@ -50,6 +51,20 @@ def _assert_trees_close(a, b, **tolerance):
   for (path, x), (_, y) in zip(flat_a, flat_b):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tolerance,
                                err_msg=jax.tree_util.keystr(path))
+
+
+def test_inpaint_equals_the_composite_of_the_whole_prediction(tiny_config):
+  batch = _batch(tiny_config)
+  batch['mask'][0, 20:24, 30:40] = 0  # holes of their own, in the box
+  batch['mask'][1, 16:20] = 0
+  state = _init(tiny_config)
+  predict = jax.jit(functools.partial(state_lib.predict, config=tiny_config))
+  filled = jax.jit(functools.partial(state_lib.inpaint, config=tiny_config,
+                                     box=(16, 48, 16, 48)))(state, batch)
+  np.testing.assert_allclose(
+      filled, masks.composite(batch['image'], predict(state, batch),
+                              batch['mask']), rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(filled[1, 16:20], batch['image'][1, 16:20])
 
 
 def test_two_devices_equal_one_device_with_the_same_global_batch(tiny_config):

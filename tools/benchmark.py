@@ -11,8 +11,10 @@ Prints one Markdown table for the devices present:
 - training images/s: the pmapped train step of the config's model at a
   global batch of --batch_size, the median over --steps steps after
   --warmup steps (random batches already on the devices: the model alone);
-- generator inference images/s at --inference_batch_size (jitted `predict`,
-  one device, median);
+- inference images/s at --inference_batch_size, one device, median:
+  inpainting (jitted `state.inpaint`, the generator computed over the
+  hole's box only) and, alternating with it, the generator's whole output
+  (`state.predict`);
 - input pipeline images/s: the training stream of the config's dataset
   (read, shuffle, parse, decode, mask, caption draw, batch), the throughput
   over --pipeline_batches batches, median of 5 rounds (the dataset is built
@@ -181,18 +183,32 @@ def measure_training(config) -> dict[str, float]:
   return result
 
 
-def measure_inference(config) -> float:
-  """Median images/s of the generator on one device."""
+def measure_inference(config) -> dict[str, float]:
+  """Median images/s of inpainting and of the whole generator, one device.
+
+  'inpaint' is `state.inpaint`, which computes the generator only over the
+  hole's box (what filling holes costs); 'whole' is `state.predict` of the
+  whole image. The two alternate, one batch each, --inference_steps times.
+  """
   n = FLAGS.inference_batch_size
   batch = _random_batch(config, n)
   state = state_lib.create_train_state(config, _random_batch(config, 2))
-  predict = compilation.jit(
-      functools.partial(state_lib.predict, config=config))
-  jax.block_until_ready(predict(state, batch))
-  seconds = _median_time(
-      lambda: jax.block_until_ready(predict(state, batch)),
-      FLAGS.inference_steps)
-  return n / seconds
+  functions = {
+      'inpaint': functools.partial(state_lib.inpaint, config=config,
+                                   box=masks.hole_box(batch['mask'])),
+      'whole': functools.partial(state_lib.predict, config=config),
+  }
+  times = {}
+  for name, fn in functions.items():
+    functions[name] = compilation.jit(fn)
+    jax.block_until_ready(functions[name](state, batch))
+    times[name] = []
+  for _ in range(FLAGS.inference_steps):
+    for name, fn in functions.items():
+      start = time.perf_counter()
+      jax.block_until_ready(fn(state, batch))
+      times[name].append(time.perf_counter() - start)
+  return {name: n / statistics.median(t) for name, t in times.items()}
 
 
 def measure_pipeline(config) -> float:
@@ -256,8 +272,13 @@ def main(argv):
   if FLAGS.training:
     rows += _training_rows(config)
   if FLAGS.inference:
-    rows.append((f'generator inference, batch {FLAGS.inference_batch_size}',
-                 f'{measure_inference(config):.0f} images/s'))
+    inference = measure_inference(config)
+    n = FLAGS.inference_batch_size
+    rows.append((f'inpainting (generator over the hole\'s box), batch {n}',
+                 f'{inference["inpaint"]:.0f} images/s'))
+    rows.append((f'generator, whole {config.image_size}x{config.image_size} '
+                 f'output, batch {n}, alternating',
+                 f'{inference["whole"]:.0f} images/s'))
   if FLAGS.pipeline:
     rows.append((f'input pipeline ({config.dataset.name}), batch '
                  f'{config.batch_size}',

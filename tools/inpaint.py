@@ -79,11 +79,11 @@ def inpaint_files(config, state, paths, captions, default_caption,
   else:
     embedding = np.zeros((len(paths), 1), np.float32)
   masks_batch = np.repeat(mask[None], len(paths), axis=0)
-  prediction = compilation.jit(
-      lambda s, b: state_lib.predict(s, b, config=config))(
-      state, {'image': batch_images, 'mask': masks_batch,
-              'embedding': embedding})
-  filled = np.asarray(masks.composite(batch_images, prediction, masks_batch))
+  filled = np.asarray(compilation.jit(
+      lambda s, b: state_lib.inpaint(s, b, config=config,
+                                     box=masks.hole_box(mask)))(
+          state, {'image': batch_images, 'mask': masks_batch,
+                  'embedding': embedding}))
   filled = np.round((np.clip(filled, -1, 1) + 1) * 127.5).astype(np.uint8)
   output_dir = pathlib.Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
