@@ -17,6 +17,7 @@ import ml_collections
 
 from inpainting import layers
 from inpainting import models
+from inpainting import normalization
 from inpainting.datasets import common
 
 MODEL_DTYPES = ('float32', 'bfloat16')
@@ -169,6 +170,9 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if model.conv_impl not in layers.IMPLEMENTATIONS:
     problems.append(f'config.model.conv_impl={model.conv_impl!r}: must be '
                     f'one of {layers.IMPLEMENTATIONS}')
+  if model.batch_norm_impl not in normalization.IMPLEMENTATIONS:
+    problems.append(f'config.model.batch_norm_impl={model.batch_norm_impl!r}:'
+                    f' must be one of {normalization.IMPLEMENTATIONS}')
   if model.dtype not in MODEL_DTYPES:
     problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
                     f'{MODEL_DTYPES}')

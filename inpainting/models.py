@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from inpainting import layers
+from inpainting import normalization
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     'relu': nn.relu,
@@ -65,6 +66,7 @@ class _ConvBlocks(nn.Module):
   batch_norm_first: bool = True
   conv_impl: str = 'xla'
   batch_norm_momentum: float = 0.9
+  batch_norm_impl: str = 'flax'
   axis_name: str | None = None
   dtype: Any = None
 
@@ -79,10 +81,10 @@ class _ConvBlocks(nn.Module):
                               name=f'conv{i}', use_bias=not batch_norm,
                               dtype=self.dtype)(x)
       if batch_norm:
-        x = nn.BatchNorm(use_running_average=not train,
-                         momentum=self.batch_norm_momentum,
-                         axis_name=self.axis_name, dtype=self.dtype,
-                         name=f'bn{i}')(x)
+        x = normalization.batch_norm(
+            self.batch_norm_impl, use_running_average=not train,
+            momentum=self.batch_norm_momentum, axis_name=self.axis_name,
+            dtype=self.dtype, name=f'bn{i}')(x)
       x = act(x)
       outputs.append(x)
     return outputs
@@ -145,6 +147,7 @@ class Decoder(nn.Module):
   skip_connections: bool = True
   conv_impl: str = 'xla'
   batch_norm_momentum: float = 0.9
+  batch_norm_impl: str = 'flax'
   axis_name: str | None = None
   dtype: Any = None
 
@@ -187,10 +190,10 @@ class Decoder(nn.Module):
         x = x[:, a - 2 * r0:b - 2 * r0, c - 2 * c0:d - 2 * c0]
       if i == last:
         return activation_fn(self.output_activation)(x)
-      x = nn.BatchNorm(use_running_average=not train,
-                       momentum=self.batch_norm_momentum,
-                       axis_name=self.axis_name, dtype=self.dtype,
-                       name=f'bn{i}')(x)
+      x = normalization.batch_norm(
+          self.batch_norm_impl, use_running_average=not train,
+          momentum=self.batch_norm_momentum, axis_name=self.axis_name,
+          dtype=self.dtype, name=f'bn{i}')(x)
       x = act(x)
 
   def _spans(self, window: Box | None, height: int, width: int,
@@ -235,6 +238,7 @@ class Generator(nn.Module):
   caption_features: int = 256
   conv_impl: str = 'xla'
   batch_norm_momentum: float = 0.9
+  batch_norm_impl: str = 'flax'
   axis_name: str | None = None
   dtype: Any = None
 
@@ -264,6 +268,7 @@ class Generator(nn.Module):
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
                   conv_impl=self.conv_impl,
                   batch_norm_momentum=self.batch_norm_momentum,
+                  batch_norm_impl=self.batch_norm_impl,
                   axis_name=self.axis_name, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
                     name='encoder', **common)(x, train=train)
@@ -288,6 +293,7 @@ class Critic(nn.Module):
   caption_features: int = 256
   conv_impl: str = 'xla'
   batch_norm_momentum: float = 0.9
+  batch_norm_impl: str = 'flax'
   axis_name: str | None = None
   dtype: Any = None
 
@@ -308,6 +314,7 @@ class Critic(nn.Module):
                     activation=self.activation, batch_norm_first=False,
                     conv_impl=self.conv_impl,
                     batch_norm_momentum=self.batch_norm_momentum,
+                    batch_norm_impl=self.batch_norm_impl,
                     axis_name=self.axis_name, dtype=self.dtype,
                     name='features')(image, train=train)[-1]
     if self.use_captions:
@@ -328,6 +335,7 @@ def _shared_fields(model: ml_collections.ConfigDict,
               caption_features=model.caption_features,
               conv_impl=model.conv_impl,
               batch_norm_momentum=model.batch_norm_momentum,
+              batch_norm_impl=model.batch_norm_impl,
               axis_name=axis_name,
               dtype=jnp.dtype(model.dtype))
 

@@ -82,6 +82,8 @@ def test_wrong_types_are_named():
     ('model.activation', 'swishy',
      "config.model.activation='swishy': must be one of"),
     ('model.conv_impl', 'fft', "config.model.conv_impl='fft': must be one of"),
+    ('model.batch_norm_impl', 'sum',
+     "config.model.batch_norm_impl='sum': must be one of"),
     ('model.dtype', 'float16', "config.model.dtype='float16': must be one of"),
     ('optimizer.b1', 1.0, r'config.optimizer.b1=1.0: must be in \[0, 1\)'),
     ('optimizer.generator_learning_rate', 0.0,

@@ -145,6 +145,7 @@ def test_implementations_share_parameters(impl):
       lambda: generator.init(jax.random.key(0), image, mask, embedding,
                              train=False)))
   config.model.conv_impl = 'xla'
+  config.model.batch_norm_impl = 'flax'
   reference = models.generator_from_config(config.model)
   expected = jax.tree.map(jnp.shape, jax.eval_shape(
       lambda: reference.init(jax.random.key(0), image, mask, embedding,
@@ -152,15 +153,20 @@ def test_implementations_share_parameters(impl):
   assert shapes == expected
 
 
-@pytest.mark.parametrize('impl', ['phase', 'adjoint'])
+@pytest.mark.parametrize('conv_impl,batch_norm_impl', [
+    ('phase', 'flax'), ('adjoint', 'flax'), ('xla', 'dot'), ('adjoint', 'dot')])
 @pytest.mark.parametrize('train', [False, True])
-def test_implementations_compute_the_same_function(impl, train):
+def test_implementations_compute_the_same_function(conv_impl, batch_norm_impl,
+                                                   train):
   config = tiny.get_config()
+  config.model.conv_impl = 'xla'
+  config.model.batch_norm_impl = 'flax'
   image, mask, embedding = _inputs()
   stock = models.generator_from_config(config.model)
   variables = stock.init(jax.random.key(0), image, mask, embedding,
                          train=False)
-  config.model.conv_impl = impl
+  config.model.conv_impl = conv_impl
+  config.model.batch_norm_impl = batch_norm_impl
   other = models.generator_from_config(config.model)
   mutable = ['batch_stats'] if train else False
   np.testing.assert_allclose(

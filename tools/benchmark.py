@@ -3,7 +3,8 @@
   python tools/benchmark.py [--config=configs/caption_gan.py] \
       [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
       [--config.model.conv_impl=xla] [--config.model.dtype=bfloat16] \
-      [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] [--torch]
+      [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] \
+      [--compare_batch_norm_impls=flax] [--torch]
 
 Prints one Markdown table for the devices present:
 
@@ -23,8 +24,9 @@ Prints one Markdown table for the devices present:
 - --notraining, --noinference, --nopipeline leave a row out;
 - peak resident memory of the process after compiling and warming up the
   training step (ru_maxrss, before PyTorch loads);
-- with --compare_conv_impls (--compare_dtypes), the training step with
-  other convolution implementations (computation dtypes), and with
+- with --compare_conv_impls (--compare_dtypes, --compare_batch_norm_impls),
+  the training step with other convolution implementations (computation
+  dtypes, BatchNorm implementations), and with
   --torch, the same step in PyTorch (tools/torch_reference.py), timed in
   alternating rounds with ours, so all see the same machine load.
 
@@ -80,8 +82,11 @@ flags.DEFINE_list('compare_conv_impls', [], 'Also time the training step '
                   'alternating rounds with the config\'s own.')
 flags.DEFINE_list('compare_dtypes', [], 'Also time the training step with '
                   'these model.dtype values (e.g. bfloat16), alternating.')
+flags.DEFINE_list('compare_batch_norm_impls', [], 'Also time the training '
+                  'step with these model.batch_norm_impl values (e.g. '
+                  'flax), alternating.')
 flags.DEFINE_integer('rounds', 5, 'Alternating rounds, with --torch or '
-                     '--compare_conv_impls or --compare_dtypes.')
+                     'a --compare_* flag.')
 flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
 
 
@@ -144,14 +149,16 @@ def torch_training(config):
 def _variants() -> list[tuple[str, str]]:
   """The (model field, value) pairs compared with the config's own step."""
   return ([('conv_impl', impl) for impl in FLAGS.compare_conv_impls] +
-          [('dtype', dtype) for dtype in FLAGS.compare_dtypes])
+          [('dtype', dtype) for dtype in FLAGS.compare_dtypes] +
+          [('batch_norm_impl', impl)
+           for impl in FLAGS.compare_batch_norm_impls])
 
 
 def measure_training(config) -> dict[str, float]:
   """Compile seconds and median images/s of each compared training step.
 
-  The config's own step is 'jax'; --compare_conv_impls and
-  --compare_dtypes add 'jax:<field>=<value>' and --torch adds 'torch'.
+  The config's own step is 'jax'; each --compare_* value adds
+  'jax:<field>=<value>' and --torch adds 'torch'.
   With more than one, they run in alternating rounds, so that all see the
   same machine load.
   """
