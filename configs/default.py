@@ -101,6 +101,7 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.critic_learning_rate = 2e-4
   config.optimizer.b1 = 0.5
   config.optimizer.b2 = 0.999
+  config.optimizer.eps = 1e-8  # Adam's epsilon (optax's default)
   config.optimizer.grad_clip_norm = 1.0
 
   # Probability of zeroing an example's caption embedding in a training step

@@ -186,7 +186,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                       '>= 0')
   opt = config.optimizer
   for name in ('generator_learning_rate', 'critic_learning_rate',
-               'grad_clip_norm'):
+               'grad_clip_norm', 'eps'):
     if opt[name] <= 0:
       problems.append(f'config.optimizer.{name}={opt[name]!r}: must be > 0')
   for name in ('b1', 'b2'):

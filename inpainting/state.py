@@ -47,7 +47,8 @@ def create_optimizer(config: ml_collections.ConfigDict,
   """`clip_by_global_norm` then Adam, as in the seed."""
   opt = config.optimizer
   return optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm),
-                     optax.adam(learning_rate, b1=opt.b1, b2=opt.b2))
+                     optax.adam(learning_rate, b1=opt.b1, b2=opt.b2,
+                                eps=opt.eps))
 
 
 def create_train_state(config: ml_collections.ConfigDict,
