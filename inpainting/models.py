@@ -223,8 +223,6 @@ class Decoder(nn.Module):
                                    (height * 2**i, width * 2**i))))
     return spans
 
-    raise ValueError('Decoder needs at least one layer.')
-
 
 class Generator(nn.Module):
   """Context encoder: (masked image, mask, caption) -> full image G(x)."""

@@ -205,17 +205,19 @@ def measure_inference(config) -> dict[str, float]:
                                    box=masks.hole_box(batch['mask'])),
       'whole': functools.partial(state_lib.predict, config=config),
   }
-  times = {}
-  for name, fn in functions.items():
-    functions[name] = compilation.jit(fn)
-    jax.block_until_ready(functions[name](state, batch))
-    times[name] = []
+  runs = {name: functools.partial(_run, compilation.jit(fn), state, batch)
+          for name, fn in functions.items()}
+  times = {name: [] for name in runs}
+  for run in runs.values():
+    run()  # compiles
   for _ in range(FLAGS.inference_steps):
-    for name, fn in functions.items():
-      start = time.perf_counter()
-      jax.block_until_ready(fn(state, batch))
-      times[name].append(time.perf_counter() - start)
+    for name, run in runs.items():
+      times[name].append(_time(run))
   return {name: n / statistics.median(t) for name, t in times.items()}
+
+
+def _run(fn, *args) -> None:
+  jax.block_until_ready(fn(*args))
 
 
 def measure_pipeline(config) -> float:
