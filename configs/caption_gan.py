@@ -1,6 +1,6 @@
 """The main job: caption-conditioned context encoder with a critic.
 
-The seed's architecture and optimiser (configs/default.py, DESIGN.md), with
+The seed's architecture and optimiser (configs/default.py), with
 the loss balance of the context encoder the seed builds on (Pathak et al.
 2016): 0.999 * MSE(hole) + 0.001 * adversarial. With the seed's 0.8 / 0.2
 (configs/seed.py) the adversarial term dominates and the reconstruction

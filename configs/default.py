@@ -1,4 +1,4 @@
-"""Every field of a run, with the seed's values (see DESIGN.md).
+"""Every field of a run, with the seed's values (README, "The model").
 
 Variants import this and override fields; from the command line,
 `--config.FIELD=VALUE` overrides any of them. Every config takes a dataset
@@ -78,16 +78,14 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.model.skip_connections = True
   config.model.caption_features = 256
   config.model.batch_norm_momentum = 0.9
-  # 'flax' (flax.linen.BatchNorm) or 'dot' (the same, its per-channel sums
-  # computed as matrix products: faster on XLA:CPU); see
-  # inpainting/normalization.py.
-  config.model.batch_norm_impl = 'dot'
-  # 'xla' (stock Flax convolutions), 'phase' (stride-1 formulations of
-  # every pass) or 'adjoint' (every pass by a fast exact formulation:
-  # XLA's own strided convolution and kernel gradient, sub-pixel transposed
-  # convolutions; 'auto' is the same). All have the same parameters and
-  # outputs; see inpainting/layers.py.
-  config.model.conv_impl = 'adjoint'
+  # How the layers are computed; every choice has the same parameters and
+  # computes the same function (inpainting/implementations.py). 'auto':
+  # the fastest measured on the backend (CPU: 'adjoint' and 'dot'; GPU,
+  # TPU: the stock 'xla' and 'flax'). Convolutions: 'xla' (stock Flax),
+  # 'phase' or 'adjoint' (inpainting/layers.py); BatchNorm: 'flax' or 'dot'
+  # (its sums as matrix products, inpainting/normalization.py).
+  config.model.conv_impl = 'auto'
+  config.model.batch_norm_impl = 'auto'
   # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
   config.model.dtype = 'float32'
 
@@ -118,7 +116,7 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.eval_every_steps = 1_000
   config.num_sample_images = 16
 
-  # Evaluation (`--mode=evaluate`, and during training): EVALUATION.md.
+  # Evaluation (`--mode=evaluate`, and during training): docs/evaluation.md.
   config.eval = ml_collections.ConfigDict()
   config.eval.split = 'validation'
   config.eval.batch_size = 250

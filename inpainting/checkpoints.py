@@ -15,11 +15,16 @@ import numpy as np
 import ml_collections
 import orbax.checkpoint as ocp
 
+
 State = TypeVar('State')
 
 
 class CheckpointMismatchError(ValueError):
   """A checkpoint's arrays do not fit the state the config describes."""
+
+
+class NoCheckpointError(FileNotFoundError):
+  """The workdir holds no checkpoint (or not the one asked for)."""
 
 
 class CheckpointWriteError(OSError):
@@ -118,6 +123,40 @@ def restore(manager: ocp.CheckpointManager, step: int, target: State) -> State:
         f'The checkpoint {manager.directory / str(step)} does not fit this '
         'config:\n  ' + '\n  '.join(problems))
   return manager.restore(step, args=ocp.args.StandardRestore(target))
+
+
+def restore_from_workdir(workdir: str | pathlib.Path,
+                         config: ml_collections.ConfigDict, target: State,
+                         step: int | None = None) -> State:
+  """The checkpoint at `step` (latest if None) of a run, read-only.
+
+  Args:
+    workdir: a training run's workdir.
+    config: the run config.
+    target: a state of the config's structure (e.g. at step 0).
+    step: the checkpoint's step; the latest if None.
+
+  Raises:
+    NoCheckpointError: when there is none (or not that step).
+    CheckpointMismatchError: when it does not fit the config.
+  """
+  directory = pathlib.Path(workdir).absolute() / 'checkpoints'
+  if not directory.is_dir():
+    raise NoCheckpointError(f'{workdir} has no checkpoints/ folder: train '
+                            'first, or point --workdir at a training run.')
+  manager = create_manager(pathlib.Path(workdir), config, read_only=True)
+  try:
+    steps = manager.all_steps()
+    if not steps:
+      raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
+    if step is None:
+      step = max(steps)
+    elif step not in steps:
+      raise NoCheckpointError(f'{directory} has no checkpoint at step '
+                              f'{step}; it has {sorted(steps)}.')
+    return restore(manager, step, target)
+  finally:
+    manager.close()
 
 
 def restore_latest(manager: ocp.CheckpointManager, target: State) -> State:

@@ -15,9 +15,8 @@ from typing import Any
 
 import ml_collections
 
-from inpainting import layers
+from inpainting import implementations
 from inpainting import models
-from inpainting import normalization
 from inpainting.datasets import common
 
 MODEL_DTYPES = ('float32', 'bfloat16')
@@ -167,12 +166,11 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if model[name] not in models.ACTIVATIONS:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f'{sorted(models.ACTIVATIONS)}')
-  if model.conv_impl not in layers.IMPLEMENTATIONS:
-    problems.append(f'config.model.conv_impl={model.conv_impl!r}: must be '
-                    f'one of {layers.IMPLEMENTATIONS}')
-  if model.batch_norm_impl not in normalization.IMPLEMENTATIONS:
-    problems.append(f'config.model.batch_norm_impl={model.batch_norm_impl!r}:'
-                    f' must be one of {normalization.IMPLEMENTATIONS}')
+  for name, known in (('conv_impl', implementations.CONVOLUTIONS),
+                      ('batch_norm_impl', implementations.BATCH_NORMS)):
+    if model[name] != 'auto' and model[name] not in known:
+      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
+                      f"{('auto', *known)}")
   if model.dtype not in MODEL_DTYPES:
     problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
                     f'{MODEL_DTYPES}')

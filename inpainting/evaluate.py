@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from inpainting import baselines
-from inpainting import checkpoints
 from inpainting import compilation
+from inpainting import grids
+from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import masks
 from inpainting import metrics
@@ -30,39 +31,6 @@ from inpainting import state as state_lib
 
 METRIC_NAMES = ('l1', 'mse', 'psnr', 'ssim', 'seam')
 MODEL = 'model (true captions)'
-
-
-class NoCheckpointError(FileNotFoundError):
-  """The workdir holds no checkpoint to evaluate."""
-
-
-def restore_for_eval(config: ml_collections.ConfigDict, workdir: str,
-                     step: int | None, example_batch: dict[str, np.ndarray]
-                     ) -> state_lib.GANState:
-  """The checkpoint at `step` (latest if None) of `workdir`.
-
-  Raises:
-    NoCheckpointError: when there is none (or not that step).
-    checkpoints.CheckpointMismatchError: when it does not fit the config.
-  """
-  directory = pathlib.Path(workdir).absolute() / 'checkpoints'
-  if not directory.is_dir():
-    raise NoCheckpointError(f'{workdir} has no checkpoints/ folder: train '
-                            'first, or point --workdir at a training run.')
-  manager = checkpoints.create_manager(pathlib.Path(workdir), config,
-                                       read_only=True)
-  steps = manager.all_steps()
-  if not steps:
-    raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
-  if step is None:
-    step = max(steps)
-  elif step not in steps:
-    raise NoCheckpointError(f'{directory} has no checkpoint at step {step}; '
-                            f'it has {sorted(steps)}.')
-  template = state_lib.create_train_state(config, example_batch)
-  state = checkpoints.restore(manager, step, template)
-  manager.close()
-  return state
 
 
 @functools.partial(compilation.jit,
@@ -74,7 +42,7 @@ def _model_metrics(state, batch, embedding, *, config, box, window):
   generator computes (the box of the batch's holes).
   """
   target = (batch['image'] + 1.0) / 2.0
-  filled = (state_lib.inpaint(state, {**batch, 'embedding': embedding},
+  filled = (inference.inpaint(state, {**batch, 'embedding': embedding},
                               config=config, box=window) + 1.0) / 2.0
   return metrics.hole_metrics(filled, target, box), filled
 
@@ -171,7 +139,11 @@ def run_evaluation(config: ml_collections.ConfigDict,
       n = min(8, len(batch['image']))
       target = (batch['image'][:n] + 1.0) / 2.0
       masked = target * (1.0 - batch['mask'][:n]) + 0.5 * batch['mask'][:n]
-      grid = masks.image_grid([masked] + [c[:n] for c in columns] + [target])
+      titles = ['masked', 'model'] + (list(baselines.BASELINES)
+                                       if with_baselines else []) + ['target']
+      grid = grids.image_grid([masked] + [c[:n] for c in columns] + [target],
+                              captions=grids.decode(batch['caption'][:n]),
+                              titles=titles)
     count += len(batch['image'])
 
   report = {'num_examples': count, 'methods': {}}
@@ -198,7 +170,7 @@ def _markdown(report: dict) -> str:
       f"Split `{report['split']}` of `{report['dataset']}`: "
       f"{report['num_examples']} images, each once; centre "
       f"{report['hole_size']}x{report['hole_size']} hole; metrics on the hole "
-      'in [0, 1] RGB (EVALUATION.md). PSNR is the mean of per-image PSNRs; '
+      'in [0, 1] RGB (docs/evaluation.md). PSNR is the mean of per-image PSNRs; '
       f'a perfect image counts as {metrics.PSNR_CAP_DB:.0f} dB.',
       '',
       '| method | L1 | MSE | PSNR | PSNR of mean MSE | SSIM | seam | ms/img |',
@@ -246,22 +218,15 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   Returns:
     The report.
   """
+  state = inference.restore(config, workdir, step)
+  restored_step = int(state.step)
   builder = input_pipeline.get_builder(config)
   ds = input_pipeline.create_eval_dataset(
       config, builder, config.eval.split, batch_size=config.eval.batch_size,
       num_examples=config.eval.num_examples, shuffled_captions=True)
-  batches = ds.as_numpy_iterator()
-  first = next(batches)
-  state = restore_for_eval(config, workdir, step, first)
-  restored_step = int(state.step)
   logging.info('Evaluating %s at step %d on %s.', workdir, restored_step,
                config.eval.split)
-
-  def all_batches():
-    yield first
-    yield from batches
-
-  report, grid = run_evaluation(config, state, all_batches(),
+  report, grid = run_evaluation(config, state, ds.as_numpy_iterator(),
                                 with_baselines=config.eval.baselines)
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,

@@ -1,10 +1,11 @@
 """Stride-2 convolutions in interchangeable formulations.
 
-`Conv` and `ConvTranspose` hold exactly the parameters of `flax.linen.Conv`
+The layer classes here hold exactly the parameters of `flax.linen.Conv`
 and `flax.linen.ConvTranspose` ('kernel' [kh, kw, in, out] and 'bias' [out],
-same initialisers) and compute the same outputs, so a checkpoint moves freely
-between implementations and platforms. The implementation is a config field
-(`model.conv_impl`):
+same initialisers), take the same constructor arguments, and compute the
+same outputs, so a checkpoint moves freely between implementations and
+platforms. Which one a model uses is the config field `model.conv_impl`,
+resolved in `implementations.py`:
 
 - 'xla': the stock Flax layers.
 - 'phase': phase-decomposed forms whose forward *and* backward passes are
@@ -15,9 +16,8 @@ between implementations and platforms. The implementation is a config field
   convolution equals a stride-1 convolution with 4x the output channels
   followed by depth-to-space (sub-pixel convolution). Both spend 36
   multiplies on a 5x5 kernel's 25 taps (the rearranged kernels hold zeros).
-- 'adjoint' (default; 'auto' is the same, kept for configs that name it):
-  every pass by a fast, exact formulation, wired with `jax.custom_vjp`. A
-  stride-2 transposed convolution is the adjoint of a stride-2 convolution
+- 'adjoint' (what 'auto' picks on CPU): every pass by a fast, exact
+  formulation, wired with `jax.custom_vjp`. A stride-2 transposed convolution is the adjoint of a stride-2 convolution
   with the flipped, channel-swapped kernel (`_adjoint_kernel`); so the
   slow passes of either are fast passes of the other: the strided
   convolution's input gradient is a transposed convolution computed as
@@ -41,7 +41,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IMPLEMENTATIONS = ('xla', 'phase', 'adjoint', 'auto')
 # A transposed convolution with fewer output channels than this runs its
 # forward pass as the single phase convolution rather than as four
 # sub-pixel ones, which are too narrow to run well: 32 px, 128 -> 3
@@ -312,9 +311,16 @@ adjoint_conv_transpose.defvjp(_adjoint_conv_transpose_fwd,
 
 
 class _Layer(nn.Module):
-  """Parameters laid out exactly as the stock Flax convolution's."""
+  """Parameters laid out exactly as the stock Flax convolution's.
+
+  The constructor takes the stock layer's arguments that the models use, so
+  either can be passed to a model as its `conv` / `conv_transpose`; strides
+  and padding other than 2 and 'SAME' are refused.
+  """
   features: int
   kernel_size: Sequence[int]
+  strides: int | Sequence[int] = _STRIDE
+  padding: str = 'SAME'
   use_bias: bool = True
   dtype: Any = None
   param_dtype: Any = jnp.float32
@@ -324,6 +330,13 @@ class _Layer(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    strides = ((self.strides,) * 2 if isinstance(self.strides, int)
+               else tuple(self.strides))
+    if strides != (_STRIDE, _STRIDE) or self.padding != 'SAME':
+      raise ValueError(
+          f'{type(self).__name__} computes stride {_STRIDE} with \'SAME\' '
+          f'padding only, not strides={self.strides!r}, '
+          f'padding={self.padding!r}.')
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
                         (*self.kernel_size, x.shape[-1], self.features),
                         self.param_dtype)
@@ -363,45 +376,3 @@ class AdjointConvTranspose(_Layer):
 
   def _compute(self, x, kernel):
     return adjoint_conv_transpose(x, kernel)
-
-
-def _check_impl(impl: str) -> str:
-  """The implementation's canonical name ('auto' is 'adjoint')."""
-  if impl not in IMPLEMENTATIONS:
-    raise ValueError(f'Unknown convolution implementation {impl!r}; '
-                     f'expected one of {IMPLEMENTATIONS}.')
-  return 'adjoint' if impl == 'auto' else impl
-
-
-def strided_conv(features: int, kernel_size: int, impl: str, name: str,
-                 use_bias: bool = True, dtype=None) -> nn.Module:
-  """A stride-2 'SAME' convolution layer of the chosen implementation.
-
-  Args:
-    features: output channels.
-    kernel_size: square kernel side.
-    impl: one of IMPLEMENTATIONS.
-    name: the module's name (the parameters are the same for all).
-    use_bias: whether it has a bias.
-    dtype: the computation dtype.
-  """
-  impl = _check_impl(impl)
-  if impl == 'xla':
-    return nn.Conv(features, (kernel_size, kernel_size), strides=_STRIDE,
-                   padding='SAME', use_bias=use_bias, dtype=dtype, name=name)
-  layer = PhaseConv if impl == 'phase' else AdjointConv
-  return layer(features, (kernel_size, kernel_size), use_bias=use_bias,
-               dtype=dtype, name=name)
-
-
-def upsampling_conv(features: int, kernel_size: int, impl: str, name: str,
-                    use_bias: bool = True, dtype=None) -> nn.Module:
-  """A stride-2 'SAME' transposed convolution (arguments: `strided_conv`)."""
-  impl = _check_impl(impl)
-  if impl == 'xla':
-    return nn.ConvTranspose(features, (kernel_size, kernel_size),
-                            strides=(_STRIDE, _STRIDE), padding='SAME',
-                            use_bias=use_bias, dtype=dtype, name=name)
-  layer = PhaseConvTranspose if impl == 'phase' else AdjointConvTranspose
-  return layer(features, (kernel_size, kernel_size), use_bias=use_bias,
-               dtype=dtype, name=name)

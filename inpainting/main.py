@@ -23,6 +23,7 @@ import tensorflow as tf
 from inpainting import checkpoints
 from inpainting import config_lib
 from inpainting import evaluate
+from inpainting import implementations
 from inpainting import train
 from inpainting.datasets import common as datasets_common
 
@@ -55,7 +56,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 # others. DatasetError: bad source files, unknown datasets.
 _USER_ERRORS = (config_lib.ConfigError, train.NonFiniteLossError,
                 checkpoints.CheckpointMismatchError,
-                evaluate.NoCheckpointError, datasets_common.DatasetError,
+                checkpoints.NoCheckpointError, datasets_common.DatasetError,
                 OSError)
 
 
@@ -109,6 +110,12 @@ def main(argv):
     config_lib.validate(FLAGS.config, device_count=jax.device_count(),
                         process_count=jax.process_count(),
                         reference=_reference_config())
+    model = FLAGS.config.model
+    logging.info('Layers on %s: conv_impl=%s, batch_norm_impl=%s (config: '
+                 '%s, %s).', jax.default_backend(),
+                 *implementations.resolve(model.conv_impl,
+                                          model.batch_norm_impl),
+                 model.conv_impl, model.batch_norm_impl)
     if FLAGS.mode == 'train':
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     else:

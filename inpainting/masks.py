@@ -55,39 +55,3 @@ def to_uint8(image: jax.Array | np.ndarray) -> np.ndarray:
   """[-1, 1] floats -> uint8 [0, 255]."""
   image = np.asarray(image, np.float32)
   return np.round((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-
-
-def image_grid(columns: list[np.ndarray]) -> np.ndarray:
-  """Lays out images as rows of examples and columns of methods.
-
-  Args:
-    columns: each [N, H, W, 3] in [0, 1], one per column.
-
-  Returns:
-    uint8 [N * (H + 2), len(columns) * (W + 2), 3] with 2-pixel white gutters.
-  """
-  rows = []
-  for parts in zip(*columns):
-    rows.append(np.concatenate(
-        [np.pad(np.round(np.clip(np.asarray(p, np.float32), 0, 1) * 255)
-                .astype(np.uint8), ((1, 1), (1, 1), (0, 0)),
-                constant_values=255) for p in parts], axis=1))
-  return np.concatenate(rows, axis=0)
-
-
-def sample_grid(image: np.ndarray, mask: np.ndarray,
-                filled: np.ndarray) -> np.ndarray:
-  """Rows of (masked input | inpainted | target), as one uint8 image.
-
-  Args:
-    image: [N, H, W, 3] targets in [-1, 1].
-    mask: [N, H, W, 1].
-    filled: [N, H, W, 3] inpainted images in [-1, 1] (`composite`).
-
-  Returns:
-    uint8 [N * (H + 2), 3 * (W + 2), 3]: each example one row, 2-pixel white
-    gutters; the masked input shows the hole in mid-grey.
-  """
-  filled = np.asarray(filled)
-  masked = np.asarray(apply_mask(image, mask))
-  return image_grid([(x + 1.0) / 2.0 for x in (masked, filled, image)])

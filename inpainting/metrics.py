@@ -1,4 +1,4 @@
-"""The metric protocol of EVALUATION.md, per image, in JAX.
+"""The metric protocol of docs/evaluation.md, per image, in JAX.
 
 Images are RGB in [0, 1]; the hole is given by a [H, W, 1] mask whose hole
 is a rectangle (the centre square by default). Every metric is computed per

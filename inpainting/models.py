@@ -1,10 +1,18 @@
 """The networks: encoder, channel-wise bottleneck, decoder, generator, critic.
 
-Architecture of the seed (see DESIGN.md): a context encoder with skip
+The seed's architecture (README, "The model"): a context encoder with skip
 connections and a channel-wise fully connected bottleneck, conditioned on a
 caption embedding, trained against a caption-conditioned critic. Every width,
 kernel, activation and the caption switch is a field, set from the config by
 `generator_from_config` / `critic_from_config`.
+
+The layers are passed in, as flax's ResNet takes `conv` and `norm`: a
+stride-2 convolution (`conv`), a stride-2 transposed convolution
+(`conv_transpose`) and a BatchNorm (`norm`), each a module class or a
+partial of one taking the stock Flax layer's arguments. Their defaults are
+the stock Flax layers with the seed's BatchNorm momentum; the config picks
+faster formulations of the same layers per platform
+(`implementations.py`), which compute the same function.
 
 Images are NHWC in [-1, 1]; masks are [B, H, W, 1] with 1 where pixels are
 missing.
@@ -12,6 +20,7 @@ missing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -19,8 +28,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from inpainting import implementations
 from inpainting import layers
-from inpainting import normalization
+
+ModuleDef = Any
+# The seed's layers, computed by stock Flax.
+CONV: ModuleDef = nn.Conv
+CONV_TRANSPOSE: ModuleDef = nn.ConvTranspose
+NORM: ModuleDef = functools.partial(nn.BatchNorm, momentum=0.9)
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     'relu': nn.relu,
@@ -64,10 +79,8 @@ class _ConvBlocks(nn.Module):
   kernel_size: int = 5
   activation: str = 'relu'
   batch_norm_first: bool = True
-  conv_impl: str = 'xla'
-  batch_norm_momentum: float = 0.9
-  batch_norm_impl: str = 'flax'
-  axis_name: str | None = None
+  conv: ModuleDef = CONV
+  norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
@@ -77,14 +90,12 @@ class _ConvBlocks(nn.Module):
     for i, features in enumerate(self.features):
       batch_norm = i > 0 or self.batch_norm_first
       # A bias before BatchNorm is cancelled by its mean: leave it out.
-      x = layers.strided_conv(features, self.kernel_size, self.conv_impl,
-                              name=f'conv{i}', use_bias=not batch_norm,
-                              dtype=self.dtype)(x)
+      x = self.conv(features, (self.kernel_size,) * 2, strides=2,
+                    padding='SAME', use_bias=not batch_norm, dtype=self.dtype,
+                    name=f'conv{i}')(x)
       if batch_norm:
-        x = normalization.batch_norm(
-            self.batch_norm_impl, use_running_average=not train,
-            momentum=self.batch_norm_momentum, axis_name=self.axis_name,
-            dtype=self.dtype, name=f'bn{i}')(x)
+        x = self.norm(use_running_average=not train, dtype=self.dtype,
+                      name=f'bn{i}')(x)
       x = act(x)
       outputs.append(x)
     return outputs
@@ -145,10 +156,8 @@ class Decoder(nn.Module):
   activation: str = 'relu'
   output_activation: str = 'tanh'
   skip_connections: bool = True
-  conv_impl: str = 'xla'
-  batch_norm_momentum: float = 0.9
-  batch_norm_impl: str = 'flax'
-  axis_name: str | None = None
+  conv_transpose: ModuleDef = CONV_TRANSPOSE
+  norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
@@ -180,9 +189,10 @@ class Decoder(nn.Module):
       if i > 0 and size in by_size:
         skip = _crop(by_size[size], spans[i])
         x = jnp.concatenate([x, skip.astype(x.dtype)], -1)
-      x = layers.upsampling_conv(features, self.kernel_size, self.conv_impl,
-                                 name=f'deconv{i}', use_bias=i == last,
-                                 dtype=self.dtype)(x)
+      x = self.conv_transpose(features, (self.kernel_size,) * 2,
+                              strides=(2, 2), padding='SAME',
+                              use_bias=i == last, dtype=self.dtype,
+                              name=f'deconv{i}')(x)
       if spans[i] is not None:
         # x starts at twice the input crop's origin; keep what is asked.
         (r0, _), (c0, _) = spans[i]
@@ -190,10 +200,8 @@ class Decoder(nn.Module):
         x = x[:, a - 2 * r0:b - 2 * r0, c - 2 * c0:d - 2 * c0]
       if i == last:
         return activation_fn(self.output_activation)(x)
-      x = normalization.batch_norm(
-          self.batch_norm_impl, use_running_average=not train,
-          momentum=self.batch_norm_momentum, axis_name=self.axis_name,
-          dtype=self.dtype, name=f'bn{i}')(x)
+      x = self.norm(use_running_average=not train, dtype=self.dtype,
+                    name=f'bn{i}')(x)
       x = act(x)
 
   def _spans(self, window: Box | None, height: int, width: int,
@@ -234,10 +242,9 @@ class Generator(nn.Module):
   skip_connections: bool = True
   use_captions: bool = True
   caption_features: int = 256
-  conv_impl: str = 'xla'
-  batch_norm_momentum: float = 0.9
-  batch_norm_impl: str = 'flax'
-  axis_name: str | None = None
+  conv: ModuleDef = CONV
+  conv_transpose: ModuleDef = CONV_TRANSPOSE
+  norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
@@ -264,12 +271,9 @@ class Generator(nn.Module):
     """
     x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
-                  conv_impl=self.conv_impl,
-                  batch_norm_momentum=self.batch_norm_momentum,
-                  batch_norm_impl=self.batch_norm_impl,
-                  axis_name=self.axis_name, dtype=self.dtype)
+                  norm=self.norm, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
-                    name='encoder', **common)(x, train=train)
+                    conv=self.conv, name='encoder', **common)(x, train=train)
     code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(skips[-1])
     if self.use_captions:
       _, h, w, _ = code.shape
@@ -278,7 +282,8 @@ class Generator(nn.Module):
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     return Decoder(self.decoder_features,
                    output_activation=self.output_activation,
-                   skip_connections=self.skip_connections, name='decoder',
+                   skip_connections=self.skip_connections,
+                   conv_transpose=self.conv_transpose, name='decoder',
                    **common)(code, skips[:-1], train=train, window=window)
 
 
@@ -289,10 +294,8 @@ class Critic(nn.Module):
   activation: str = 'relu'
   use_captions: bool = True
   caption_features: int = 256
-  conv_impl: str = 'xla'
-  batch_norm_momentum: float = 0.9
-  batch_norm_impl: str = 'flax'
-  axis_name: str | None = None
+  conv: ModuleDef = CONV
+  norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
@@ -310,10 +313,7 @@ class Critic(nn.Module):
     """
     x = _ConvBlocks(self.features, kernel_size=self.kernel_size,
                     activation=self.activation, batch_norm_first=False,
-                    conv_impl=self.conv_impl,
-                    batch_norm_momentum=self.batch_norm_momentum,
-                    batch_norm_impl=self.batch_norm_impl,
-                    axis_name=self.axis_name, dtype=self.dtype,
+                    conv=self.conv, norm=self.norm, dtype=self.dtype,
                     name='features')(image, train=train)[-1]
     if self.use_captions:
       _, h, w, _ = x.shape
@@ -325,34 +325,37 @@ class Critic(nn.Module):
     return logits[:, 0].astype(jnp.float32)
 
 
-def _shared_fields(model: ml_collections.ConfigDict,
-                   axis_name: str | None) -> dict[str, Any]:
+def _shared_fields(model: ml_collections.ConfigDict) -> dict[str, Any]:
   """Fields that the generator and the critic take alike from the config."""
   return dict(kernel_size=model.kernel_size,
               use_captions=model.use_captions,
               caption_features=model.caption_features,
-              conv_impl=model.conv_impl,
-              batch_norm_momentum=model.batch_norm_momentum,
-              batch_norm_impl=model.batch_norm_impl,
-              axis_name=axis_name,
               dtype=jnp.dtype(model.dtype))
 
 
 def generator_from_config(model: ml_collections.ConfigDict,
                           axis_name: str | None = None) -> Generator:
-  """Builds the generator from `config.model`."""
+  """Builds the generator from `config.model`.
+
+  Args:
+    model: `config.model`.
+    axis_name: the pmap axis BatchNorm averages its statistics over.
+  """
+  blocks = implementations.from_config(model, axis_name)
   return Generator(
       encoder_features=tuple(model.encoder_features),
       decoder_features=tuple(model.decoder_features),
       activation=model.activation,
       output_activation=model.output_activation,
       skip_connections=model.skip_connections,
-      **_shared_fields(model, axis_name))
+      conv=blocks.conv, conv_transpose=blocks.conv_transpose,
+      norm=blocks.norm, **_shared_fields(model))
 
 
 def critic_from_config(model: ml_collections.ConfigDict,
                        axis_name: str | None = None) -> Critic:
-  """Builds the critic from `config.model`."""
+  """Builds the critic from `config.model` (arguments: the generator's)."""
+  blocks = implementations.from_config(model, axis_name)
   return Critic(features=tuple(model.critic_features),
-                activation=model.critic_activation,
-                **_shared_fields(model, axis_name))
+                activation=model.critic_activation, conv=blocks.conv,
+                norm=blocks.norm, **_shared_fields(model))

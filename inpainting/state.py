@@ -12,13 +12,13 @@ from typing import Any
 import flax
 from flax.training import train_state
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
 from inpainting import masks
 from inpainting import models
+from inpainting import text_encoder
 
 # XLA's RngBitGenerator: compiles in a fraction of threefry's time on CPU
 # (initialising the seed's networks: ~2 s instead of ~6-10 s).
@@ -51,17 +51,48 @@ def create_optimizer(config: ml_collections.ConfigDict,
                                 eps=opt.eps))
 
 
+def example_batch(config: ml_collections.ConfigDict, batch_size: int = 1,
+                  seed: int = 0) -> dict[str, np.ndarray]:
+  """Model inputs of the config's shapes, for building, compiling and timing.
+
+  Args:
+    config: the run config (image size, hole).
+    batch_size: examples in the batch.
+    seed: of the random content.
+
+  Returns:
+    {'image': [B, H, W, 3] uniform in [-1, 1], 'mask': [B, H, W, 1] the
+    config's hole, 'embedding': [B, E] unit-norm random caption
+    embeddings}, float32 numpy arrays, as the input pipeline yields them.
+  """
+  rng = np.random.default_rng(seed)
+  size = config.image_size
+  mask = masks.centre_mask(size, config.mask.size)
+  embedding = rng.normal(size=(batch_size, text_encoder.EMBEDDING_DIM))
+  embedding /= np.linalg.norm(embedding, axis=-1, keepdims=True)
+  return {
+      'image': rng.uniform(-1, 1, (batch_size, size, size, 3)).astype(
+          np.float32),
+      'mask': np.repeat(mask[None], batch_size, axis=0),
+      'embedding': embedding.astype(np.float32),
+  }
+
+
 def create_train_state(config: ml_collections.ConfigDict,
-                       batch: dict[str, np.ndarray]) -> GANState:
+                       batch: dict[str, np.ndarray] | None = None
+                       ) -> GANState:
   """Initialises both networks and their optimisers from `config.seed`.
 
   Args:
     config: the run config.
-    batch: an example batch [B, ...] (no device axis) giving input shapes.
+    batch: an example batch [B, ...] (no device axis) giving input shapes;
+      `example_batch(config)` if None.
 
   Returns:
     The state at step 0, on the default device.
   """
+  if batch is None:
+    batch = example_batch(config)
   rng = jax.random.key(config.seed, impl=RNG_IMPL)
   generator = models.generator_from_config(config.model)
   critic = models.critic_from_config(config.model)
@@ -82,53 +113,3 @@ def create_train_state(config: ml_collections.ConfigDict,
           batch_stats=c_vars['batch_stats'],
           tx=create_optimizer(config, opt.critic_learning_rate)),
       rng=jax.random.key_data(step_rng))
-
-
-def predict(state: GANState, batch: dict[str, jax.Array], *,
-            config: ml_collections.ConfigDict,
-            window: models.Box | None = None) -> jax.Array:
-  """Generator output in inference mode (BatchNorm running averages).
-
-  Args:
-    state: an unreplicated state.
-    batch: image, mask and embedding, [B, ...].
-    config: the run config.
-    window: (top, bottom, left, right): compute only this part of the
-      output (see `models.Generator`).
-
-  Returns:
-    [B, H, W, 3] float32 predictions of the whole image, or of the window.
-  """
-  generator = models.generator_from_config(config.model)
-  prediction = generator.apply(
-      {'params': state.generator.params,
-       'batch_stats': state.generator.batch_stats},
-      batch['image'], batch['mask'], batch['embedding'], train=False,
-      window=window)
-  return prediction.astype(jnp.float32)
-
-
-def inpaint(state: GANState, batch: dict[str, jax.Array], *,
-            config: ml_collections.ConfigDict,
-            box: models.Box) -> jax.Array:
-  """The filled images: the visible border as given, the prediction inside.
-
-  Equal to `masks.composite(image, predict(...), mask)`, but the generator
-  runs only over `box`.
-
-  Args:
-    state: an unreplicated state.
-    batch: image, mask and embedding, [B, ...].
-    config: the run config.
-    box: (top, bottom, left, right), holding every missing pixel of the
-      batch: `masks.hole_box(batch['mask'])`.
-
-  Returns:
-    [B, H, W, 3] float32 in the output activation's range.
-  """
-  top, bottom, left, right = box
-  prediction = predict(state, batch, config=config, window=box)
-  mask = batch['mask']
-  hole = mask[:, top:bottom, left:right]
-  border = jnp.asarray(masks.apply_mask(batch['image'], mask), jnp.float32)
-  return border.at[:, top:bottom, left:right].add(prediction * hole)

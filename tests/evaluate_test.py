@@ -65,10 +65,10 @@ def test_evaluate_a_named_step_and_a_subset(trained_run):
 
 def test_missing_step_and_empty_workdir(trained_run, tmp_path):
   config, workdir = trained_run
-  with pytest.raises(evaluate.NoCheckpointError, match='no checkpoint at '
+  with pytest.raises(checkpoints.NoCheckpointError, match='no checkpoint at '
                      r'step 7; it has \[3\]'):
     evaluate.evaluate(config, str(workdir), step=7)
-  with pytest.raises(evaluate.NoCheckpointError, match='no checkpoints/'):
+  with pytest.raises(checkpoints.NoCheckpointError, match='no checkpoints/'):
     evaluate.evaluate(config, str(tmp_path))
 
 

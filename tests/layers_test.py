@@ -1,11 +1,11 @@
 """Every formulation equals the stock Flax layers, values and gradients."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from inpainting import implementations
 from inpainting import layers
 
 
@@ -22,9 +22,11 @@ def _perturbed(params):
 @pytest.mark.parametrize('impl,features', [
     ('phase', 6), ('adjoint', 6), ('adjoint', layers.SUBPIXEL_MIN_FEATURES)])
 def test_matches_stock(impl, features, kind, kernel_size, use_bias):
-  make = layers.strided_conv if kind == 'strided' else layers.upsampling_conv
-  stock = make(features, kernel_size, 'xla', name='c', use_bias=use_bias)
-  other = make(features, kernel_size, impl, name='c', use_bias=use_bias)
+  which = 0 if kind == 'strided' else 1
+  args = dict(features=features, kernel_size=(kernel_size, kernel_size),
+              strides=2, padding='SAME', use_bias=use_bias)
+  stock = implementations.CONVOLUTIONS['xla'][which](**args)
+  other = implementations.CONVOLUTIONS[impl][which](**args)
   # Both widths for 'adjoint': below SUBPIXEL_MIN_FEATURES its transposed
   # convolutions run as one phase convolution, at and above it as four
   # sub-pixel ones (the strided convolution's input gradient likewise, by
@@ -71,20 +73,14 @@ def test_odd_size_is_refused(layer):
     module.init(jax.random.key(0), jnp.zeros((1, 7, 8, 3)))
 
 
-def test_unknown_implementation():
-  with pytest.raises(ValueError, match="'cudnn'"):
-    layers.strided_conv(4, 5, 'cudnn', name='c')
-
-
-def test_stock_is_flax():
-  assert isinstance(layers.strided_conv(4, 5, 'xla', name='c'), nn.Conv)
-
-
-def test_auto_is_adjoint():
-  assert isinstance(layers.strided_conv(4, 5, 'auto', name='c'),
-                    layers.AdjointConv)
-  assert isinstance(layers.upsampling_conv(4, 5, 'auto', name='c'),
-                    layers.AdjointConvTranspose)
+@pytest.mark.parametrize('layer', [layers.AdjointConv,
+                                   layers.PhaseConvTranspose])
+@pytest.mark.parametrize('strides,padding', [(1, 'SAME'), ((2, 1), 'SAME'),
+                                             (2, 'VALID')])
+def test_other_strides_and_paddings_are_refused(layer, strides, padding):
+  module = layer(4, (5, 5), strides=strides, padding=padding)
+  with pytest.raises(ValueError, match='stride 2 with .SAME. padding only'):
+    module.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
 
 
 def test_transposed_convolution_is_the_adjoint_of_the_strided_one():

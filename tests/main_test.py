@@ -23,6 +23,9 @@ def test_main_trains_logs_checkpoints_and_resumes(data_dir, tmp_path):
   assert first.returncode == 0, first.stderr[-3000:]
   assert 'step 4/4: generator_loss=' in first.stderr
   assert 'steps/s' in first.stderr and 'ETA' in first.stderr
+  # 'auto' resolved once, for this backend, and said.
+  assert first.stderr.count('Layers on cpu: conv_impl=adjoint, '
+                            'batch_norm_impl=dot (config: auto, auto)') == 1
   assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()
                 if p.name.isdigit()) == ['3', '4']
   assert (workdir / 'samples' / 'step_0000004.png').is_file()

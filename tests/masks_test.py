@@ -37,17 +37,3 @@ def test_composite_keeps_the_border():
   assert np.all(out[0, 1:3, 1:3] == -0.25)
   out[0, 1:3, 1:3] = 0.5
   np.testing.assert_array_equal(out, image)
-
-
-def test_sample_grid():
-  image = np.ones((2, 4, 4, 3), np.float32)
-  prediction = -np.ones((2, 4, 4, 3), np.float32)
-  mask = np.repeat(masks.centre_mask(4, 2)[None], 2, 0)
-  grid = masks.sample_grid(image, mask,
-                           masks.composite(image, prediction, mask))
-  assert grid.shape == (2 * 6, 3 * 6, 3) and grid.dtype == np.uint8
-  row = grid[:6]
-  masked, filled, target = row[:, :6], row[:, 6:12], row[:, 12:]
-  assert masked[3, 3, 0] == 128  # hole shown as mid-grey
-  assert filled[3, 3, 0] == 0 and filled[1, 1, 0] == 255
-  assert target[3, 3, 0] == 255

@@ -1,4 +1,4 @@
-"""Metrics of EVALUATION.md against hand-computed values."""
+"""The metrics of docs/evaluation.md against hand-computed values."""
 
 import numpy as np
 import pytest

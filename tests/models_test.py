@@ -2,6 +2,7 @@
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,18 +11,17 @@ import pytest
 from configs import caption_gan
 from configs import context_encoder
 from configs import tiny
+from inpainting import layers
 from inpainting import models
+from inpainting import state as state_lib
+from inpainting import text_encoder
 
-E = 384  # caption embedding size
+E = text_encoder.EMBEDDING_DIM
 
 
 def _inputs(batch=2):
-  rng = np.random.default_rng(0)
-  image = rng.uniform(-1, 1, (batch, 64, 64, 3)).astype(np.float32)
-  mask = np.zeros((batch, 64, 64, 1), np.float32)
-  mask[:, 16:48, 16:48] = 1
-  embedding = rng.normal(size=(batch, E)).astype(np.float32)
-  return image, mask, embedding
+  b = state_lib.example_batch(tiny.get_config(), batch)
+  return b['image'], b['mask'], b['embedding']
 
 
 def _count(tree):
@@ -175,6 +175,36 @@ def test_implementations_compute_the_same_function(conv_impl, batch_norm_impl,
       stock.apply(variables, image, mask, embedding, train=train,
                   mutable=mutable)[0 if train else ...],
       rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_modules_built_by_hand_compute_what_the_config_builds(train):
+  config = tiny.get_config()  # conv_impl and batch_norm_impl 'auto'
+  model = config.model
+  from_config = (models.generator_from_config(model),
+                 models.critic_from_config(model))
+  # The seed's layers by default: stock Flax, BatchNorm momentum 0.9.
+  by_hand = (models.Generator(encoder_features=model.encoder_features,
+                              decoder_features=model.decoder_features,
+                              caption_features=model.caption_features),
+             models.Critic(features=model.critic_features,
+                           caption_features=model.caption_features))
+  image, mask, embedding = _inputs()
+  mutable = ['batch_stats'] if train else False
+  for ours, theirs, args in zip(from_config, by_hand,
+                                ((image, mask, embedding),
+                                 (image, embedding))):
+    # So the comparison is between different layers: the fast forms on CPU.
+    assert (ours.conv, theirs.conv) == (layers.AdjointConv, nn.Conv)
+    variables = theirs.init(jax.random.key(0), *args, train=False)
+    assert jax.tree.map(jnp.shape, ours.init(
+        jax.random.key(0), *args, train=False)) == jax.tree.map(
+            jnp.shape, variables)
+    out_ours = ours.apply(variables, *args, train=train, mutable=mutable)
+    out_theirs = theirs.apply(variables, *args, train=train, mutable=mutable)
+    # Outputs, and in training the running statistics (momentum 0.9).
+    for a, b in zip(jax.tree.leaves(out_ours), jax.tree.leaves(out_theirs)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize('impl', ['xla', 'adjoint'])

@@ -96,8 +96,3 @@ def test_bfloat16_computes_statistics_in_float32():
   np.testing.assert_allclose(y.astype(np.float32),
                              y_stock.astype(np.float32), atol=2e-2)
   _assert_close(updates, updates_stock)
-
-
-def test_unknown_implementation():
-  with pytest.raises(ValueError, match="'fancy'"):
-    normalization.batch_norm('fancy')

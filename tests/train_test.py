@@ -8,39 +8,33 @@ import numpy as np
 import pytest
 
 from inpainting import checkpoints
+from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import masks
 from inpainting import state as state_lib
 from inpainting import train
+from inpainting import train_step
 
 
 def _batch(config, seed=0):
-  rng = np.random.default_rng(seed)
-  n = config.batch_size
-  mask = np.zeros((n, 64, 64, 1), np.float32)
-  mask[:, 16:48, 16:48] = 1
-  return {
-      'image': rng.uniform(-1, 1, (n, 64, 64, 3)).astype(np.float32),
-      'mask': mask,
-      'embedding': rng.normal(size=(n, 384)).astype(np.float32),
-  }
+  return state_lib.example_batch(config, config.batch_size, seed)
 
 
 def _init(config):
-  return state_lib.create_train_state(config, _batch(config))
+  return state_lib.create_train_state(config)
 
 
 def _run_steps(config, state, batches, devices):
-  step = jax.pmap(functools.partial(train.train_step, config=config),
-                  axis_name=train.AXIS, devices=devices)
-  state = train.replicate(state, devices)
+  step = jax.pmap(functools.partial(train_step.train_step, config=config),
+                  axis_name=train_step.AXIS, devices=devices)
+  state = train_step.replicate(state, devices)
   n = len(devices)
   metrics = []
   for batch in batches:
     sharded = jax.tree.map(lambda x: x.reshape(n, -1, *x.shape[1:]), batch)
     state, m = step(state, sharded)
-    metrics.append(jax.device_get(train.unreplicate(m)))
-  return jax.device_get(train.unreplicate(state)), metrics
+    metrics.append(jax.device_get(train_step.unreplicate(m)))
+  return jax.device_get(train_step.unreplicate(state)), metrics
 
 
 def _assert_trees_close(a, b, **tolerance):
@@ -58,9 +52,11 @@ def test_inpaint_equals_the_composite_of_the_whole_prediction(tiny_config):
   batch['mask'][0, 20:24, 30:40] = 0  # holes of their own, in the box
   batch['mask'][1, 16:20] = 0
   state = _init(tiny_config)
-  predict = jax.jit(functools.partial(state_lib.predict, config=tiny_config))
-  filled = jax.jit(functools.partial(state_lib.inpaint, config=tiny_config,
+  predict = jax.jit(functools.partial(inference.predict, config=tiny_config))
+  filled = jax.jit(functools.partial(inference.inpaint, config=tiny_config,
                                      box=(16, 48, 16, 48)))(state, batch)
+  np.testing.assert_allclose(inference.fill(state, batch, tiny_config),
+                             filled, rtol=1e-6, atol=1e-6)
   np.testing.assert_allclose(
       filled, masks.composite(batch['image'], predict(state, batch),
                               batch['mask']), rtol=1e-5, atol=1e-6)

@@ -43,24 +43,19 @@ import pathlib
 import platform
 import resource
 import statistics
-import sys
 import time
 
 from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
-import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-from inpainting import compilation  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import masks  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import text_encoder  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import compilation
+from inpainting import implementations
+from inpainting import inference
+from inpainting import masks
+from inpainting import state as state_lib
+from inpainting import train_step
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -90,18 +85,6 @@ flags.DEFINE_integer('rounds', 5, 'Alternating rounds, with --torch or '
 flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
 
 
-def _random_batch(config, n: int, seed: int = 0) -> dict[str, np.ndarray]:
-  rng = np.random.default_rng(seed)
-  mask = masks.centre_mask(config.image_size, config.mask.size)
-  return {
-      'image': rng.uniform(-1, 1, (n, config.image_size, config.image_size,
-                                   3)).astype(np.float32),
-      'mask': np.broadcast_to(mask, (n, *mask.shape)).copy(),
-      'embedding': rng.normal(
-          size=(n, text_encoder.EMBEDDING_DIM)).astype(np.float32),
-  }
-
-
 def _time(fn) -> float:
   start = time.perf_counter()
   fn()
@@ -115,14 +98,14 @@ def _median_time(fn, steps: int) -> float:
 def jax_training(config):
   """(compile seconds, a function running one pmapped train step)."""
   devices = jax.local_device_count()
-  batch = _random_batch(config, config.batch_size)
-  state = state_lib.create_train_state(config, batch)
+  batch = state_lib.example_batch(config, config.batch_size)
+  state = state_lib.create_train_state(config)
   # On the devices once, as pmap shards it: the model alone is timed.
   sharded = jax.pmap(lambda x: x)(jax.tree.map(
       lambda x: x.reshape(devices, -1, *x.shape[1:]), batch))
-  p_step = jax.pmap(functools.partial(train.train_step, config=config),
-                    axis_name=train.AXIS, donate_argnums=(0,))
-  p_state = train.replicate(state)
+  p_step = jax.pmap(functools.partial(train_step.train_step, config=config),
+                    axis_name=train_step.AXIS, donate_argnums=(0,))
+  p_state = train_step.replicate(state)
 
   start = time.perf_counter()
   compiled = compilation.compile_pmapped(p_step, p_state, sharded)
@@ -198,12 +181,12 @@ def measure_inference(config) -> dict[str, float]:
   whole image. The two alternate, one batch each, --inference_steps times.
   """
   n = FLAGS.inference_batch_size
-  batch = _random_batch(config, n)
-  state = state_lib.create_train_state(config, _random_batch(config, 2))
+  batch = state_lib.example_batch(config, n)
+  state = state_lib.create_train_state(config)
   functions = {
-      'inpaint': functools.partial(state_lib.inpaint, config=config,
+      'inpaint': functools.partial(inference.inpaint, config=config,
                                    box=masks.hole_box(batch['mask'])),
-      'whole': functools.partial(state_lib.predict, config=config),
+      'whole': functools.partial(inference.predict, config=config),
   }
   runs = {name: functools.partial(_run, compilation.jit(fn), state, batch)
           for name, fn in functions.items()}
@@ -225,8 +208,10 @@ def measure_pipeline(config) -> float:
 
   Throughput (batches x batch size / wall time) over --pipeline_batches
   batches, the median of 5 such rounds; after a warm-up that fills the
-  shuffle buffer and the prefetch.
+  shuffle buffer and the prefetch. Imports TensorFlow (the input pipeline)
+  only here: the other rows run without it.
   """
+  from inpainting import input_pipeline  # pylint: disable=g-import-not-at-top
   builder = input_pipeline.get_builder(config)
   it = input_pipeline.device_batches(
       input_pipeline.create_train_dataset(config, builder))
@@ -296,7 +281,10 @@ def main(argv):
   devices = jax.local_devices()
   print(f'\n{len(devices)} x {devices[0].device_kind} device(s), '
         f'{_cpu_name()}, {os.cpu_count()} cores, jax {jax.__version__}, '
-        f'conv_impl={config.model.conv_impl}, dtype={config.model.dtype}\n')
+        'conv_impl=%s, batch_norm_impl=%s, dtype=%s\n' % (
+            *implementations.resolve(config.model.conv_impl,
+                                     config.model.batch_norm_impl),
+            config.model.dtype))
   print('| what | figure |\n| --- | --- |')
   for what, figure in rows:
     print(f'| {what} | {figure} |')

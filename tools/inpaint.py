@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 from absl import app
 from absl import flags
@@ -26,14 +25,11 @@ import numpy as np
 from ml_collections import config_flags
 from PIL import Image
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from inpainting import compilation  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import images  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import masks  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import state as state_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from inpainting import text_encoder  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import checkpoints
+from inpainting import images
+from inpainting import inference
+from inpainting import masks
+from inpainting import text_encoder
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'The run\'s config file.',
@@ -70,21 +66,18 @@ def inpaint_files(config, state, paths, captions, default_caption,
   size = config.image_size
   mask = masks.centre_mask(size, config.mask.size)
   originals = [images.load_rgb(p) for p in paths]
-  batch_images = np.stack([images.centre_crop_resize(o, size)
-                           for o in originals]).astype(np.float32) / 127.5 - 1
   texts = [captions.get(pathlib.Path(p).name, default_caption)
            for p in paths]
-  if config.model.use_captions:
-    embedding = text_encoder.TextEncoder().embed(texts)
-  else:
-    embedding = np.zeros((len(paths), 1), np.float32)
-  masks_batch = np.repeat(mask[None], len(paths), axis=0)
-  filled = np.asarray(compilation.jit(
-      lambda s, b: state_lib.inpaint(s, b, config=config,
-                                     box=masks.hole_box(mask)))(
-          state, {'image': batch_images, 'mask': masks_batch,
-                  'embedding': embedding}))
-  filled = np.round((np.clip(filled, -1, 1) + 1) * 127.5).astype(np.uint8)
+  batch = {
+      'image': np.stack([images.centre_crop_resize(o, size)
+                         for o in originals]).astype(np.float32) / 127.5 - 1,
+      'mask': np.repeat(mask[None], len(paths), axis=0),
+      'embedding': (text_encoder.TextEncoder().embed(texts)
+                    if config.model.use_captions else
+                    np.zeros((len(paths), text_encoder.EMBEDDING_DIM),
+                             np.float32)),
+  }
+  filled = masks.to_uint8(inference.fill(state, batch, config))
   output_dir = pathlib.Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
   written = []
@@ -117,18 +110,11 @@ def main(argv):
                            'object {"file name": "caption"}.')
   config = FLAGS.config
   try:
-    example = {
-        'image': np.zeros((1, config.image_size, config.image_size, 3),
-                          np.float32),
-        'mask': np.zeros((1, config.image_size, config.image_size, 1),
-                         np.float32),
-        'embedding': np.zeros((1, text_encoder.EMBEDDING_DIM), np.float32)}
-    state = evaluate.restore_for_eval(config, FLAGS.workdir, FLAGS.step,
-                                      example)
+    state = inference.restore(config, FLAGS.workdir, FLAGS.step)
     inpaint_files(config, state, paths, captions, FLAGS.caption,
                   FLAGS.output_dir, FLAGS.paste_back)
-  except (images.ImageReadError, evaluate.NoCheckpointError,
-          evaluate.checkpoints.CheckpointMismatchError) as e:
+  except (images.ImageReadError, checkpoints.NoCheckpointError,
+          checkpoints.CheckpointMismatchError) as e:
     raise app.UsageError(str(e)) from None
 
 

@@ -14,9 +14,12 @@ Needs `pip install torch==2.13.0` (not a dependency of the project).
 from __future__ import annotations
 
 import ml_collections
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from inpainting import state as state_lib
 
 
 class _ChannelWiseFC(nn.Module):
@@ -153,12 +156,8 @@ class TrainStep:
 
 def random_batch(config: ml_collections.ConfigDict, n: int,
                  seed: int = 0) -> tuple[torch.Tensor, ...]:
-  """image [n, 3, H, W] in [-1, 1], centre mask [n, 1, H, W], embedding."""
-  g = torch.Generator().manual_seed(seed)
-  size, hole = config.image_size, config.mask.size
-  image = torch.rand(n, 3, size, size, generator=g) * 2 - 1
-  mask = torch.zeros(n, 1, size, size)
-  start = (size - hole) // 2
-  mask[:, :, start:start + hole, start:start + hole] = 1
-  embedding = torch.randn(n, 384, generator=g)
-  return image, mask, embedding
+  """`state.example_batch` in NCHW: image, mask [n, 1, H, W], embedding."""
+  batch = state_lib.example_batch(config, n, seed)
+  return tuple(torch.from_numpy(np.ascontiguousarray(
+      batch[k].transpose(0, 3, 1, 2) if batch[k].ndim == 4 else batch[k]))
+               for k in ('image', 'mask', 'embedding'))

@@ -1,0 +1,1 @@
+"""Run configs: `get_config(dataset)` in each module; see default.py."""

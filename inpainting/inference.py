@@ -1,0 +1,109 @@
+"""Filling holes with a trained generator: restore, predict, inpaint.
+
+Used by evaluation, the training loop's sample grids and `tools/inpaint.py`.
+Imports neither TensorFlow nor the input pipeline, so a checkpoint can be
+used where only JAX and its libraries are installed.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from inpainting import checkpoints
+from inpainting import compilation
+from inpainting import masks
+from inpainting import models
+from inpainting import state as state_lib
+
+# The inputs the generator reads from a batch.
+INPUT_KEYS = ('image', 'mask', 'embedding')
+
+
+def restore(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+            step: int | None = None) -> state_lib.GANState:
+  """The state of a run's checkpoint at `step` (the latest if None).
+
+  Raises:
+    checkpoints.NoCheckpointError: when there is none (or not that step).
+    checkpoints.CheckpointMismatchError: when it does not fit the config.
+  """
+  return checkpoints.restore_from_workdir(
+      workdir, config, state_lib.create_train_state(config), step)
+
+
+def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
+            config: ml_collections.ConfigDict,
+            window: models.Box | None = None) -> jax.Array:
+  """Generator output in inference mode (BatchNorm running averages).
+
+  Args:
+    state: an unreplicated state.
+    batch: image, mask and embedding, [B, ...].
+    config: the run config.
+    window: (top, bottom, left, right): compute only this part of the
+      output (see `models.Generator`).
+
+  Returns:
+    [B, H, W, 3] float32 predictions of the whole image, or of the window.
+  """
+  generator = models.generator_from_config(config.model)
+  prediction = generator.apply(
+      {'params': state.generator.params,
+       'batch_stats': state.generator.batch_stats},
+      batch['image'], batch['mask'], batch['embedding'], train=False,
+      window=window)
+  return prediction.astype(jnp.float32)
+
+
+def inpaint(state: state_lib.GANState, batch: dict[str, jax.Array], *,
+            config: ml_collections.ConfigDict,
+            box: models.Box) -> jax.Array:
+  """The filled images: the visible border as given, the prediction inside.
+
+  Equal to `masks.composite(image, predict(...), mask)`, but the generator
+  runs only over `box`.
+
+  Args:
+    state: an unreplicated state.
+    batch: image, mask and embedding, [B, ...].
+    config: the run config.
+    box: (top, bottom, left, right), holding every missing pixel of the
+      batch: `masks.hole_box(batch['mask'])`.
+
+  Returns:
+    [B, H, W, 3] float32 in the output activation's range.
+  """
+  top, bottom, left, right = box
+  prediction = predict(state, batch, config=config, window=box)
+  mask = batch['mask']
+  hole = mask[:, top:bottom, left:right]
+  border = jnp.asarray(masks.apply_mask(batch['image'], mask), jnp.float32)
+  return border.at[:, top:bottom, left:right].add(prediction * hole)
+
+
+# Compiled once per config (a FrozenConfigDict hashes by content) and hole
+# box, not once per call.
+_compiled_inpaint = compilation.jit(inpaint, static_argnames=('config', 'box'))
+
+
+def fill(state: state_lib.GANState, batch: dict[str, np.ndarray],
+         config: ml_collections.ConfigDict) -> np.ndarray:
+  """`inpaint` of a host batch over its holes' box, compiled and cached.
+
+  Args:
+    state: an unreplicated state.
+    batch: at least image, mask and embedding, [B, ...].
+    config: the run config.
+
+  Returns:
+    [B, H, W, 3] float32 numpy, in [-1, 1].
+  """
+  return np.asarray(_compiled_inpaint(
+      state, {k: batch[k] for k in INPUT_KEYS},
+      config=ml_collections.FrozenConfigDict(config),
+      box=masks.hole_box(batch['mask'])))

@@ -1,0 +1,135 @@
+"""The training step: a pure function, pmapped over the devices.
+
+`train_step` is a critic update then a generator update, with gradients,
+BatchNorm statistics and metrics averaged over the devices of the pmap axis
+`AXIS`. It imports neither TensorFlow nor the input pipeline: the training
+loop (`train.py`) feeds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from flax import jax_utils
+import jax
+from jax import lax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from inpainting import losses
+from inpainting import masks
+from inpainting import models
+from inpainting import state as state_lib
+
+AXIS = 'batch'
+
+
+def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
+               config: ml_collections.ConfigDict
+               ) -> tuple[state_lib.GANState, dict[str, jax.Array]]:
+  """One critic update, then one generator update; run under `jax.pmap`.
+
+  The generator's forward pass is computed once, with its VJP: its
+  parameters do not change during the critic update, so the critic trains
+  on the same composite that the generator's gradient flows through.
+
+  Args:
+    state: this device's replica.
+    batch: this device's shard: image [b, H, W, 3], mask [b, H, W, 1],
+      embedding [b, E].
+    config: the run config (bound with functools.partial).
+
+  Returns:
+    (new state, metrics averaged over the devices).
+  """
+  generator = models.generator_from_config(config.model, axis_name=AXIS)
+  critic = models.critic_from_config(config.model, axis_name=AXIS)
+  image, mask, embedding = batch['image'], batch['mask'], batch['embedding']
+
+  rng = jax.random.wrap_key_data(state.rng, impl=state_lib.RNG_IMPL)
+  rng = jax.random.fold_in(jax.random.fold_in(rng, lax.axis_index(AXIS)),
+                           state.step)
+  if config.caption_dropout > 0:
+    keep = jax.random.bernoulli(rng, 1.0 - config.caption_dropout,
+                                (embedding.shape[0], 1))
+    embedding = embedding * keep
+
+  def generate(params):
+    prediction, updates = generator.apply(
+        {'params': params, 'batch_stats': state.generator.batch_stats},
+        image, mask, embedding, train=True, mutable=['batch_stats'])
+    return prediction.astype(jnp.float32), updates['batch_stats']
+
+  prediction, generator_vjp, g_batch_stats = jax.vjp(
+      generate, state.generator.params, has_aux=True)
+  fake = masks.composite(image, prediction, mask)
+
+  def critic_loss_fn(params):
+    batch_stats = state.critic.batch_stats
+    logits = {}
+    for name, x in (('real', image), ('fake', lax.stop_gradient(fake))):
+      logits[name], updates = critic.apply(
+          {'params': params, 'batch_stats': batch_stats}, x, embedding,
+          train=True, mutable=['batch_stats'])
+      batch_stats = updates['batch_stats']
+    return losses.critic_loss(logits['real'], logits['fake']), (batch_stats,
+                                                                logits)
+
+  (c_loss, (c_batch_stats, logits)), c_grads = jax.value_and_grad(
+      critic_loss_fn, has_aux=True)(state.critic.params)
+  c_grads = lax.pmean(c_grads, AXIS)
+  new_critic = state.critic.apply_gradients(
+      grads=c_grads, batch_stats=lax.pmean(c_batch_stats, AXIS))
+
+  def generator_loss_fn(prediction):
+    # The critic's statistics are its own business: this pass does not
+    # update them.
+    fake_logits, _ = critic.apply(
+        {'params': new_critic.params, 'batch_stats': new_critic.batch_stats},
+        masks.composite(image, prediction, mask), embedding, train=True,
+        mutable=['batch_stats'])
+    return losses.generator_loss(
+        prediction, image, mask, fake_logits,
+        reconstruction_weight=config.loss.reconstruction_weight,
+        adversarial_weight=config.loss.adversarial_weight)
+
+  (g_loss, g_parts), d_prediction = jax.value_and_grad(
+      generator_loss_fn, has_aux=True)(prediction)
+  (g_grads,) = generator_vjp(d_prediction)
+  g_grads = lax.pmean(g_grads, AXIS)
+  new_generator = state.generator.apply_gradients(
+      grads=g_grads, batch_stats=lax.pmean(g_batch_stats, AXIS))
+
+  metrics = {
+      'generator_loss': g_loss,
+      # On [0, 1] RGB, as evaluation's hole MSE (the loss's is on [-1, 1]).
+      'hole_mse': g_parts['mse'] / 4.0,
+      'adversarial_loss': g_parts['adversarial'],
+      'critic_loss': c_loss,
+      'critic_real_prob': jax.nn.sigmoid(logits['real']).mean(),
+      'critic_fake_prob': jax.nn.sigmoid(logits['fake']).mean(),
+      'generator_grad_norm': optax.tree.norm(g_grads),
+      'critic_grad_norm': optax.tree.norm(c_grads),
+  }
+  metrics = lax.pmean(metrics, AXIS)
+  return state.replace(generator=new_generator, critic=new_critic), metrics
+
+
+def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
+  """Copies a pytree onto devices (all local ones by default).
+
+  Sharded on the pmap's own axis name, so that the arrays pmap returns have
+  the same sharding and the second step does not recompile.
+  """
+  return jax_utils.replicate(tree, devices=devices, axis_name=AXIS)
+
+
+def unreplicate(tree: Any) -> Any:
+  """The first local device's copy of a pytree with a leading device axis.
+
+  Reads the first addressable shard rather than indexing the global array,
+  which would gather from every device (and is wrong for flax's helper on a
+  pmap over a subset of the devices).
+  """
+  return jax.tree.map(lambda x: x.addressable_shards[0].data[0], tree)
