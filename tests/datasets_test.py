@@ -8,6 +8,7 @@ RGBA PNGs, a WebP, and bad files (truncated, empty, missing).
 import io
 import json
 import pathlib
+import shutil
 import zipfile
 
 import numpy as np
@@ -325,6 +326,45 @@ def test_image_folder_coco_json_and_bad_files(tmp_path):
       'a cat from the json']
   assert [c.decode() for c in examples['plain.png']['captions']] == [
       'plain colours']
+
+
+@pytest.mark.parametrize('top_folder', [True, False])
+def test_image_folder_reads_a_zip_in_place(tmp_path, top_folder):
+  root = tmp_path / 'photos'
+  _write_folder(root)
+  (root / 'train').mkdir()
+  (root / 'validation').mkdir()
+  for name, split in (('plain.png', 'train'), ('print.jpg', 'train'),
+                      ('pal.png', 'validation')):
+    (root / name).rename(root / split / name)
+  (root / 'captions.json').write_text(_coco_json({
+      1: ('plain.png', ['plain colours', 'flat paint'])}))
+  for path in [*root.rglob('*.webp'), *root.rglob('*16.png'),
+               *root.rglob('pets/*')]:
+    path.unlink()
+  archive = tmp_path / 'photos.zip'
+  with zipfile.ZipFile(archive, 'w') as z:
+    for path in sorted(root.rglob('*')):
+      if path.is_file():
+        relative = path.relative_to(tmp_path if top_folder else root)
+        z.write(path, relative.as_posix())
+  shutil.rmtree(root)  # read in place: nothing extracted
+
+  config = image_folder.builder_config(archive)
+  assert config.name.startswith('photos_')
+  builder = _build('image_folder', tmp_path / 'data', archive, config=config)
+  splits = builder.info.splits
+  assert (splits['train'].num_examples,
+          splits['validation'].num_examples) == (2, 1)
+  examples = _folder_examples(builder)
+  assert sorted(examples) == ['train/plain.png', 'train/print.jpg',
+                              'validation/pal.png']
+  assert [c.decode() for c in examples['train/plain.png']['captions']] == [
+      'plain colours', 'flat paint']  # from the zip's captions.json
+  np.testing.assert_array_equal(examples['train/plain.png']['image'],
+                                _photo(3))
+  np.testing.assert_array_equal(examples['validation/pal.png']['image'][5, 5],
+                                [10, 20, 30])
 
 
 def test_a_changed_folder_is_a_new_dataset(tmp_path):
