@@ -15,15 +15,16 @@ import numpy as np
 import ml_collections
 import orbax.checkpoint as ocp
 
+from inpainting import errors
 
 State = TypeVar('State')
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(errors.UserError, ValueError):
   """A checkpoint's arrays do not fit the state the config describes."""
 
 
-class NoCheckpointError(FileNotFoundError):
+class NoCheckpointError(errors.UserError, FileNotFoundError):
   """The workdir holds no checkpoint (or not the one asked for)."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import ml_collections
 
+from inpainting import errors
 from inpainting import implementations
 from inpainting import models
 from inpainting.datasets import common
@@ -22,7 +23,7 @@ from inpainting.datasets import common
 MODEL_DTYPES = ('float32', 'bfloat16')
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError, ValueError):
   """A config field has an unknown name, a wrong type or an impossible value."""
 
 
@@ -206,6 +207,11 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if config.image_size != common.IMAGE_SIZE:
     problems.append(f'config.image_size={config.image_size}: the datasets '
                     f'are built at {common.IMAGE_SIZE}x{common.IMAGE_SIZE}')
+  examples = config.eval.num_examples
+  if examples is not None and (not isinstance(examples, int) or
+                               isinstance(examples, bool) or examples <= 0):
+    problems.append(f'config.eval.num_examples={examples!r}: must be a '
+                    'positive integer, or None for the whole split')
   if config.dataset.prefetch < 0:
     problems.append(f'config.dataset.prefetch={config.dataset.prefetch!r}: '
                     'must be >= 0')

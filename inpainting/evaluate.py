@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 from PIL import Image
@@ -216,11 +217,21 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     step: the checkpoint step; the latest if None.
 
   Returns:
-    The report.
+    The report; None on processes other than the primary one, which alone
+    scores and writes it.
   """
-  state = inference.restore(config, workdir, step)
+  state = inference.restore(config, workdir, step)  # every process: orbax
   restored_step = int(state.step)
+  if jax.process_index() != 0:
+    # Scoring needs no collectives: the primary process scores the split
+    # once and alone writes the report; the others wait for it.
+    logging.info('Process %d/%d: the primary process (0) evaluates and '
+                 'writes the report; waiting for it.', jax.process_index(),
+                 jax.process_count())
+    multihost_utils.sync_global_devices('evaluation')
+    return None
   builder = input_pipeline.get_builder(config)
+  input_pipeline.check_split(builder, config.eval.split, 'eval.split')
   ds = input_pipeline.create_eval_dataset(
       config, builder, config.eval.split, batch_size=config.eval.batch_size,
       num_examples=config.eval.num_examples, shuffled_captions=True)
@@ -236,4 +247,6 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   (out / 'report.md').write_text(_markdown(report))
   Image.fromarray(grid).save(out / 'report.png')
   logging.info('Wrote %s:\n%s', out / 'report.md', _markdown(report))
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('evaluation')
   return report

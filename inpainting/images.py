@@ -10,8 +10,10 @@ from PIL import Image
 from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
+from inpainting import errors
 
-class ImageReadError(ValueError):
+
+class ImageReadError(errors.UserError, ValueError):
   """An image file could not be read; the message names the file."""
 
 

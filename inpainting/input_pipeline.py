@@ -15,6 +15,7 @@ fixed `dataset.num_shards` it is also the same for any number of processes.
 
 from __future__ import annotations
 
+import errno
 from typing import Iterator
 
 from absl import logging
@@ -37,10 +38,13 @@ def _builder_kwargs(config: ml_collections.ConfigDict) -> dict:
   name, _, config_name = config.dataset.name.partition('/')
   try:
     cls = tfds.builder_cls(name)
-  except tfds.core.registered.DatasetNotFoundError as e:
+  except tfds.core.registered.DatasetNotFoundError:
     raise datasets.common.DatasetError(
         f'dataset.name={config.dataset.name!r} is not a registered TFDS '
-        f'dataset: {e}') from None
+        f'dataset. This project\'s: {", ".join(datasets.BUILDERS)} (or a '
+        'config argument, e.g. configs/caption_gan.py:tiny_imagenet); every '
+        'TFDS name: python -c "import tensorflow_datasets as tfds; '
+        'print(tfds.list_builders())".') from None
   kwargs = {}
   if issubclass(cls, datasets.common.CaptionedImageBuilder):
     kwargs['on_bad_input'] = config.dataset.on_bad_input
@@ -56,6 +60,29 @@ def _builder_kwargs(config: ml_collections.ConfigDict) -> dict:
     kwargs['config'] = datasets.image_folder.builder_config(
         config.dataset.manual_dir, config.dataset.captions_file)
   return kwargs
+
+
+# What storage that is full, over quota, over the file-size limit or
+# read-only raises: as TensorFlow's errors (TFDS writes through tf.io) ...
+_STORAGE_OP_ERRORS = (tf.errors.ResourceExhaustedError,
+                      tf.errors.OutOfRangeError,
+                      tf.errors.PermissionDeniedError)
+# ... and as Python's.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                             errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _storage_refusal(error: BaseException) -> str | None:
+  """The message of a refused write behind `error`, if that is its cause."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, _STORAGE_OP_ERRORS):
+      return error.message
+    if isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS:
+      return str(error)
+    error = error.__cause__ or error.__context__
+  return None
 
 
 def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
@@ -78,9 +105,21 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   builder = tfds.builder(config.dataset.name,
                          data_dir=config.dataset.data_dir,
                          **_builder_kwargs(config))
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(
-          manual_dir=config.dataset.manual_dir))
+  try:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=config.dataset.manual_dir))
+  except Exception as e:  # TFDS re-raises storage errors as other types
+    refused = _storage_refusal(e)
+    if refused is None:
+      raise
+    # TFDS writes into a temporary folder that it renames only when
+    # complete, so nothing half-built is left to load.
+    raise datasets.common.DatasetError(
+        f'Could not write the dataset {config.dataset.name!r} under '
+        f'{builder.data_dir_root} (dataset.data_dir): {refused}. Is the '
+        'disk full or read-only? Free space or choose another '
+        '--config.dataset.data_dir; nothing half-built was kept.') from None
   skipped = builder.info.metadata.get('skipped_inputs') if (
       builder.info.metadata is not None) else None
   if skipped:
@@ -89,6 +128,26 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
                     builder.info.full_name, len(skipped), skipped[0])
   _check_features(builder)
   return builder
+
+
+def check_split(builder: tfds.core.DatasetBuilder, split: str,
+                field: str) -> None:
+  """Refuses a split name the dataset does not have, naming the field.
+
+  Args:
+    builder: a prepared builder.
+    split: a split name, as in the config (sub-splits such as 'train[:10%]'
+      are checked by their base name).
+    field: the config field it came from, e.g. 'eval.split'.
+
+  Raises:
+    datasets.common.DatasetError: when the dataset has no such split.
+  """
+  available = sorted(builder.info.splits.keys())
+  if split.split('[', 1)[0] not in available:
+    raise datasets.common.DatasetError(
+        f'config.{field}={split!r}: {builder.info.full_name} has no such '
+        f'split; it has {available}.')
 
 
 def _check_features(builder: tfds.core.DatasetBuilder) -> None:

@@ -9,23 +9,20 @@ JAX_PROCESS_ID); `--distributed` alone lets JAX detect the cluster (TPU
 pods, SLURM, ...).
 """
 
-import gc
 import os
-import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
-from inpainting import checkpoints
+from configs import default as default_config
 from inpainting import config_lib
+from inpainting import errors
 from inpainting import evaluate
 from inpainting import implementations
 from inpainting import train
-from inpainting.datasets import common as datasets_common
 
 FLAGS = flags.FLAGS
 
@@ -50,30 +47,6 @@ config_flags.DEFINE_config_file(
     lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
 
-# Failures a user can fix; reported as one message, without a traceback.
-# OSError covers storage (full, read-only, missing files): WorkdirError,
-# CheckpointWriteError and a dataset archive that cannot be found, among
-# others. DatasetError: bad source files, unknown datasets.
-_USER_ERRORS = (config_lib.ConfigError, train.NonFiniteLossError,
-                checkpoints.CheckpointMismatchError,
-                checkpoints.NoCheckpointError, datasets_common.DatasetError,
-                OSError)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's parser, with unknown `--config.FIELD`s reported by name."""
-  try:
-    return FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    key = str(e).strip('\'"')
-    named = [a.split('=')[0] for a in argv
-             if a.startswith('--config.') and key in a]
-    sys.exit(f'FATAL Flags parsing error: {", ".join(named) or key}: no '
-             'such config field (configs/default.py lists every field).')
-  except (TypeError, ValueError) as e:  # e.g. a config file's wrong type
-    sys.exit(f'FATAL Flags parsing error: {e}')
-
-
 def _initialize_distributed() -> None:
   """Joins a multi-process run if the flags or the environment ask for it."""
   address = FLAGS.coordinator_address or os.environ.get(
@@ -92,44 +65,29 @@ def _initialize_distributed() -> None:
       process_id=int(index) if index is not None else None)
 
 
-def _reference_config():
-  """configs/default.py: every known field, for unknown-field checks."""
-  from configs import default  # pylint: disable=g-import-not-at-top
-  return default.get_config()
-
-
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments {argv[1:]}: every option is '
+                           'a flag, e.g. --workdir=DIR.')
   _initialize_distributed()
   # tf.data only: keep TensorFlow off the accelerators JAX uses.
   tf.config.experimental.set_visible_devices([], 'GPU')
   logging.info('JAX process %d/%d, local devices: %s', jax.process_index(),
                jax.process_count(), jax.local_devices())
-  try:
-    config_lib.validate(FLAGS.config, device_count=jax.device_count(),
-                        process_count=jax.process_count(),
-                        reference=_reference_config())
-    model = FLAGS.config.model
-    logging.info('Layers on %s: conv_impl=%s, batch_norm_impl=%s (config: '
-                 '%s, %s).', jax.default_backend(),
-                 *implementations.resolve(model.conv_impl,
-                                          model.batch_norm_impl),
-                 model.conv_impl, model.batch_norm_impl)
-    if FLAGS.mode == 'train':
-      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    else:
-      evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step)
-  except _USER_ERRORS as e:
-    message = f'error: {e}'  # one clear line, not a stack of internals
+  config_lib.validate(FLAGS.config, device_count=jax.device_count(),
+                      process_count=jax.process_count(),
+                      reference=default_config.get_config())
+  model = FLAGS.config.model
+  logging.info('Layers on %s: conv_impl=%s, batch_norm_impl=%s (config: '
+               '%s, %s).', jax.default_backend(),
+               *implementations.resolve(model.conv_impl,
+                                        model.batch_norm_impl),
+               model.conv_impl, model.batch_norm_impl)
+  if FLAGS.mode == 'train':
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:
-    return
-  # Out of the handler the failed run's frames are free. Among them, a failed
-  # background write's orbax futures report when collected: collect them now,
-  # so that the run ends on its own message.
-  gc.collect()
-  sys.exit(message)
+    evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step)
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  errors.run(main)

@@ -23,6 +23,8 @@ import numpy as np
 import safetensors.numpy
 import tokenizers
 
+from inpainting import errors
+
 EMBEDDING_DIM = 384
 # sentence-transformers' `max_seq_length` for this model.
 MAX_SEQ_LENGTH = 256
@@ -32,7 +34,7 @@ _PAD_TO_MULTIPLE = 16
 Params = Mapping[str, jax.Array]
 
 
-class TextEncoderNotInstalledError(RuntimeError):
+class TextEncoderNotInstalledError(errors.UserError, RuntimeError):
   """The package that carries the encoder's weights is missing."""
 
 

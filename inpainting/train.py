@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import pathlib
+import re
 import signal
 import threading
 from typing import Any
@@ -28,6 +29,7 @@ from PIL import Image
 from inpainting import checkpoints
 from inpainting import compilation
 from inpainting import config_lib
+from inpainting import errors
 from inpainting import evaluate
 from inpainting import grids
 from inpainting import inference
@@ -36,7 +38,7 @@ from inpainting import state as state_lib
 from inpainting import train_step as train_step_lib
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(errors.UserError, FloatingPointError):
   """A loss or gradient norm became NaN or infinite."""
 
 
@@ -51,6 +53,56 @@ def _check_finite(step: int, metrics: dict[str, np.ndarray]) -> None:
 
 class WorkdirError(OSError):
   """The workdir cannot be created or written to."""
+
+
+class _WorkdirWriter(metric_writers.MultiWriter):
+  """The run's metric writers; a failed write is one WorkdirError.
+
+  Synchronous, so that a failure (a full or read-only disk) surfaces at the
+  call that caused it, once, rather than as a traceback logged by a
+  background thread for every later write.
+  """
+
+  def __init__(self, workdir: pathlib.Path, is_chief: bool):
+    writers = [metric_writers.LoggingWriter()]
+    if is_chief:
+      writers.append(metric_writers.SummaryWriter(str(workdir)))
+    super().__init__(writers)
+    self._workdir = workdir
+
+  @contextlib.contextmanager
+  def _reporting_failures(self):
+    try:
+      yield
+    except Exception as e:  # TensorFlow and the file system raise many types
+      cause = e
+      while cause.__cause__ is not None:
+        cause = cause.__cause__
+      # TensorFlow's messages start with the op's name in {{...}} and may
+      # run on over lines: keep the first line's words.
+      what = re.sub(r'\{\{.*?\}\}\s*', '', str(cause)).strip()
+      what = what.splitlines()[0] if what else ''
+      raise WorkdirError(
+          f'Could not write TensorBoard events to {self._workdir}: '
+          f'{type(cause).__name__}: {what}. Is the disk full or read-only? '
+          'Checkpoints already written are complete; rerun the same command '
+          'to resume from the latest.') from None
+
+  def write_scalars(self, step, scalars):
+    with self._reporting_failures():
+      super().write_scalars(step, scalars)
+
+  def write_images(self, step, images):
+    with self._reporting_failures():
+      super().write_images(step, images)
+
+  def flush(self):
+    with self._reporting_failures():
+      super().flush()
+
+  def close(self):
+    with self._reporting_failures():
+      super().close()
 
 
 def _check_writable(workdir: pathlib.Path) -> None:
@@ -189,10 +241,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   is_chief = jax.process_index() == 0
   if is_chief:
     _write_config(config, workdir)
-  writer = metric_writers.create_default_writer(
-      str(workdir), just_logging=not is_chief)
+  writer = _WorkdirWriter(workdir, is_chief)
 
   builder = input_pipeline.get_builder(config)
+  input_pipeline.check_split(builder, config.dataset.train_split,
+                             'dataset.train_split')
+  input_pipeline.check_split(builder, config.eval.split, 'eval.split')
   samples = next(iter(input_pipeline.create_eval_dataset(
       config, builder, config.eval.split,
       batch_size=config.num_sample_images).as_numpy_iterator()))

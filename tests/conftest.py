@@ -43,6 +43,23 @@ def tiny_config(data_dir):
   return config
 
 
+@pytest.fixture(scope='session')
+def trained_run(data_dir, tmp_path_factory):
+  """A tiny run trained for 3 steps, shared by tests that read it.
+
+  Returns:
+    (config, workdir). Tests may add reports to the workdir, never
+    checkpoints.
+  """
+  from inpainting import train  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.dataset.data_dir = data_dir
+  config.num_train_steps = 3
+  workdir = tmp_path_factory.mktemp('run')
+  train.train_and_evaluate(config, str(workdir))
+  return config, workdir
+
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MAIN = (sys.executable, '-m', 'inpainting.main')
 

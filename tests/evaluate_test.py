@@ -8,23 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from configs import tiny
 from inpainting import checkpoints
 from inpainting import evaluate
-from inpainting import train
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope='module')
-def trained_run(data_dir, tmp_path_factory):
-  """A tiny run trained for 3 steps: (config, workdir)."""
-  config = tiny.get_config()
-  config.dataset.data_dir = data_dir
-  config.num_train_steps = 3
-  workdir = tmp_path_factory.mktemp('run')
-  train.train_and_evaluate(config, str(workdir))
-  return config, workdir
 
 
 def test_report_has_every_method_and_the_ablation(trained_run):

@@ -8,18 +8,11 @@ import sys
 import numpy as np
 from PIL import Image
 
-from configs import tiny
-from inpainting import train
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_inpaint_tool(data_dir, tmp_path):
-  config = tiny.get_config()
-  config.dataset.data_dir = data_dir
-  config.num_train_steps = 2
-  workdir = tmp_path / 'run'
-  train.train_and_evaluate(config, str(workdir))
+def test_inpaint_tool(trained_run, tmp_path):
+  _, workdir = trained_run
 
   inputs = tmp_path / 'in'
   inputs.mkdir()

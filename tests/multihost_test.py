@@ -39,6 +39,26 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
   fingerprints = [_FINGERPRINT.search(log).group(1) for log in logs]
   assert fingerprints[0] == fingerprints[1]
 
+  # Evaluation: the primary scores the split once and writes the report;
+  # the other waits for it and writes nothing.
+  port = _free_port()
+  evaluations = [
+      start_main(*common, f'--workdir={workdir}', '--mode=evaluate',
+                 '--config.eval.baselines=false',
+                 f'--coordinator_address=localhost:{port}',
+                 '--num_processes=2', f'--process_id={i}', devices=2)
+      for i in range(2)]
+  logs = []
+  for process in evaluations:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    logs.append(stderr)
+  assert 'Wrote ' in logs[0] and 'report.md' in logs[0]
+  assert 'Evaluating' not in logs[1] and 'report' not in logs[1].replace(
+      'writes the report', '')
+  assert 'the primary process (0) evaluates' in logs[1]
+  assert (workdir / 'report.json').is_file()
+
   single = tmp_path / 'one_process'
   result = run_main(*common, f'--workdir={single}', devices=4)
   assert result.returncode == 0, result.stderr[-3000:]

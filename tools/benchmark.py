@@ -45,12 +45,12 @@ import resource
 import statistics
 import time
 
-from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 
 from inpainting import compilation
+from inpainting import errors
 from inpainting import implementations
 from inpainting import inference
 from inpainting import masks
@@ -291,4 +291,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  errors.run(main)

@@ -6,9 +6,10 @@
 
 Each image (any size, any colour mode) is centre-cropped to a square and
 resized to the model's 64x64; the centre hole is filled by the generator and
-written as `<output_dir>/<name>_inpainted.png`. With --paste_back, the filled
-hole is also resized back and pasted into the original image at full size
-(`<name>_full.png`). Captions: --captions names a JSON file
+written as `<output_dir>/<name>_inpainted.png` (files of the same name get
+`-2`, `-3`, ... in argument order: a/good.jpg, b/good.png -> good,
+good-2). With --paste_back, the filled hole is also resized back and
+pasted into the original image at full size (`<name>_full.png`). Captions: --captions names a JSON file
 {"file name": "caption", ...}; --caption applies to the others; the rest get
 the empty caption.
 """
@@ -18,14 +19,13 @@ from __future__ import annotations
 import json
 import pathlib
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 from ml_collections import config_flags
 from PIL import Image
 
-from inpainting import checkpoints
+from inpainting import errors
 from inpainting import images
 from inpainting import inference
 from inpainting import masks
@@ -60,8 +60,48 @@ def paste_back(original: np.ndarray, filled: np.ndarray,
   return out
 
 
+def output_stems(paths: list[str]) -> list[str]:
+  """Unique, predictable output names: each file's stem, in argument order.
+
+  A stem already taken in this call gets '-2', '-3', ... (a/good.jpg and
+  b/good.png -> good, good-2), so that no result overwrites another.
+  """
+  stems, taken = [], set()
+  for path in paths:
+    stem = base = pathlib.Path(path).stem
+    n = 1
+    while stem in taken:
+      n += 1
+      stem = f'{base}-{n}'
+    taken.add(stem)
+    stems.append(stem)
+  return stems
+
+
+def _save(image: np.ndarray, path: pathlib.Path) -> None:
+  try:
+    Image.fromarray(image).save(path)
+  except OSError as e:
+    raise errors.UserError(
+        f'Could not write {path}: {e.strerror or e}. Is --output_dir '
+        'read-only, or the disk full?') from None
+
+
+def make_output_dir(output_dir: str) -> pathlib.Path:
+  """Creates --output_dir (and its parents), or says why it cannot."""
+  path = pathlib.Path(output_dir)
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise errors.UserError(
+        f'--output_dir={output_dir}: cannot create it ({e.strerror or e}'
+        f'{": " + e.filename if e.filename else ""}). Choose a folder you '
+        'can write to.') from None
+  return path
+
+
 def inpaint_files(config, state, paths, captions, default_caption,
-                  output_dir, paste):
+                  output_dir: pathlib.Path, paste):
   """Fills each file's centre; returns the written paths."""
   size = config.image_size
   mask = masks.centre_mask(size, config.mask.size)
@@ -78,17 +118,15 @@ def inpaint_files(config, state, paths, captions, default_caption,
                              np.float32)),
   }
   filled = masks.to_uint8(inference.fill(state, batch, config))
-  output_dir = pathlib.Path(output_dir)
-  output_dir.mkdir(parents=True, exist_ok=True)
   written = []
-  for path, original, result, text in zip(paths, originals, filled, texts):
-    stem = pathlib.Path(path).stem
+  for path, stem, original, result, text in zip(
+      paths, output_stems(paths), originals, filled, texts):
     out = output_dir / f'{stem}_inpainted.png'
-    Image.fromarray(result).save(out)
+    _save(result, out)
     written.append(out)
     if paste:
       full = output_dir / f'{stem}_full.png'
-      Image.fromarray(paste_back(original, result, mask)).save(full)
+      _save(paste_back(original, result, mask), full)
       written.append(full)
     logging.info('%s (caption %r) -> %s', path, text, out)
   return written
@@ -97,26 +135,23 @@ def inpaint_files(config, state, paths, captions, default_caption,
 def main(argv):
   paths = argv[1:]
   if not paths:
-    raise app.UsageError('Name one or more image files.')
+    raise errors.UserError('Name one or more image files after the flags.')
   captions = {}
   if FLAGS.captions:
     try:
       captions = json.loads(pathlib.Path(FLAGS.captions).read_text())
     except (OSError, json.JSONDecodeError) as e:
-      raise app.UsageError(f'--captions={FLAGS.captions}: {e}') from None
+      raise errors.UserError(f'--captions={FLAGS.captions}: {e}') from None
     if not isinstance(captions, dict) or not all(
         isinstance(v, str) for v in captions.values()):
-      raise app.UsageError(f'--captions={FLAGS.captions}: expected a JSON '
-                           'object {"file name": "caption"}.')
+      raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
+                             'object {"file name": "caption"}.')
+  output_dir = make_output_dir(FLAGS.output_dir)
   config = FLAGS.config
-  try:
-    state = inference.restore(config, FLAGS.workdir, FLAGS.step)
-    inpaint_files(config, state, paths, captions, FLAGS.caption,
-                  FLAGS.output_dir, FLAGS.paste_back)
-  except (images.ImageReadError, checkpoints.NoCheckpointError,
-          checkpoints.CheckpointMismatchError) as e:
-    raise app.UsageError(str(e)) from None
+  state = inference.restore(config, FLAGS.workdir, FLAGS.step)
+  inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,
+                FLAGS.paste_back)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  errors.run(main)

@@ -17,5 +17,9 @@ from inpainting.datasets import mscoco_captions  # registers the builder
 from inpainting.datasets import synthetic_shapes  # registers the builder
 from inpainting.datasets import tiny_imagenet  # registers the builder
 
-__all__ = ['common', 'image_folder', 'mscoco_captions', 'synthetic_shapes',
+# The project's builders, by TFDS name (with their configs).
+BUILDERS = ('synthetic_shapes', 'tiny_imagenet', 'mscoco_captions/2014',
+            'mscoco_captions/2017', 'image_folder')
+
+__all__ = ['BUILDERS', 'common', 'image_folder', 'mscoco_captions', 'synthetic_shapes',
            'tiny_imagenet']

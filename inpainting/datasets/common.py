@@ -37,6 +37,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from inpainting import errors
 from inpainting import images
 from inpainting import text_encoder
 
@@ -48,7 +49,7 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.tif',
 _CHUNK = 2048
 
 
-class DatasetError(ValueError):
+class DatasetError(errors.UserError, ValueError):
   """A dataset cannot be built or read; the message says which and why."""
 
 
