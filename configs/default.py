@@ -77,6 +77,14 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.model.output_activation = 'tanh'
   config.model.skip_connections = True
   config.model.caption_features = 256
+  # How the caption conditions the generator: 'after_bottleneck' (the seed),
+  # 'before_bottleneck' or 'film' (models.GENERATOR_CONDITIONING); with
+  # 'film', film_encoder adds FiLM to the encoder's blocks too.
+  config.model.caption_conditioning = 'after_bottleneck'
+  config.model.film_encoder = False
+  # How it conditions the critic: 'concat' (the seed) or 'projection'
+  # (models.CRITIC_CONDITIONING).
+  config.model.critic_conditioning = 'concat'
   config.model.batch_norm_momentum = 0.9
   # How the layers are computed; every choice has the same parameters and
   # computes the same function (inpainting/implementations.py). 'auto':

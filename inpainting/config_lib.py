@@ -172,6 +172,14 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if model[name] != 'auto' and model[name] not in known:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f"{('auto', *known)}")
+  for name, known in (('caption_conditioning', models.GENERATOR_CONDITIONING),
+                      ('critic_conditioning', models.CRITIC_CONDITIONING)):
+    if model[name] not in known:
+      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
+                      f'{sorted(known)}')
+  if model.film_encoder and model.caption_conditioning != 'film':
+    problems.append('config.model.film_encoder=True: needs '
+                    "config.model.caption_conditioning='film'")
   if model.dtype not in MODEL_DTYPES:
     problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
                     f'{MODEL_DTYPES}')

@@ -69,6 +69,46 @@ def _crop(x: jax.Array, span) -> jax.Array:
   return x[:, top:bottom, left:right]
 
 
+# How the generator takes the caption (model.caption_conditioning):
+GENERATOR_CONDITIONING = {
+    # The seed: Dense(caption_features), tiled, concatenated to the
+    # bottleneck's output.
+    'after_bottleneck': 'caption map concatenated after the channel-wise FC',
+    # The seed's own untried idea: the caption map goes through the
+    # channel-wise FC with the image code, so it can reach every position.
+    'before_bottleneck': 'caption map concatenated before the channel-wise FC',
+    # A per-channel scale and shift from the caption in every decoder block
+    # (and, with model.film_encoder, every encoder block), as DF-GAN and
+    # DAFT-GAN condition on text.
+    'film': 'FiLM in every decoder block',
+}
+# How the critic takes the caption (model.critic_conditioning):
+CRITIC_CONDITIONING = {
+    'concat': 'caption map concatenated to the last features (the seed)',
+    # Miyato and Koyama 2018: logit + <V e, pooled features>.
+    'projection': 'projection of the caption onto the pooled features',
+}
+
+
+class FiLM(nn.Module):
+  """Feature-wise linear modulation: `x * (1 + scale) + shift`.
+
+  `scale` and `shift` are per example and channel, a Dense map of the
+  caption embedding, initialised to zero: the block starts as the identity.
+  """
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, embedding: jax.Array) -> jax.Array:
+    """x [B, H, W, C], embedding [B, E] -> [B, H, W, C]."""
+    scale_shift = nn.Dense(2 * x.shape[-1], dtype=self.dtype,
+                           kernel_init=nn.initializers.zeros_init(),
+                           name='dense')(embedding)
+    scale, shift = jnp.split(scale_shift[:, None, None, :].astype(x.dtype),
+                             2, axis=-1)
+    return x * (1.0 + scale) + shift
+
+
 class _ConvBlocks(nn.Module):
   """Stride-2 conv -> [BatchNorm] -> activation, repeated; returns each output.
 
@@ -79,12 +119,14 @@ class _ConvBlocks(nn.Module):
   kernel_size: int = 5
   activation: str = 'relu'
   batch_norm_first: bool = True
+  film: bool = False  # FiLM from the embedding after each normalisation
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> list[jax.Array]:
+  def __call__(self, x: jax.Array, *, train: bool,
+               embedding: jax.Array | None = None) -> list[jax.Array]:
     act = activation_fn(self.activation)
     outputs = []
     for i, features in enumerate(self.features):
@@ -96,6 +138,8 @@ class _ConvBlocks(nn.Module):
       if batch_norm:
         x = self.norm(use_running_average=not train, dtype=self.dtype,
                       name=f'bn{i}')(x)
+      if self.film:
+        x = FiLM(dtype=self.dtype, name=f'film{i}')(x, embedding)
       x = act(x)
       outputs.append(x)
     return outputs
@@ -156,13 +200,15 @@ class Decoder(nn.Module):
   activation: str = 'relu'
   output_activation: str = 'tanh'
   skip_connections: bool = True
+  film: bool = False  # FiLM from the embedding in every block but the last
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, skips: Sequence[jax.Array], *,
-               train: bool, window: Box | None = None) -> jax.Array:
+               train: bool, window: Box | None = None,
+               embedding: jax.Array | None = None) -> jax.Array:
     """Decodes.
 
     Args:
@@ -172,6 +218,7 @@ class Decoder(nn.Module):
       train: batch statistics (True) or running averages (False).
       window: (top, bottom, left, right), ends excluded: compute just this
         part of the output (see `Generator`). Inference only.
+      embedding: [B, E] caption embeddings, with `film`.
 
     Returns:
       [B, h * 2^L, w * 2^L, features[-1]], or the window of it.
@@ -202,6 +249,8 @@ class Decoder(nn.Module):
         return activation_fn(self.output_activation)(x)
       x = self.norm(use_running_average=not train, dtype=self.dtype,
                     name=f'bn{i}')(x)
+      if self.film:  # per channel: a window of it is its crop
+        x = FiLM(dtype=self.dtype, name=f'film{i}')(x, embedding)
       x = act(x)
 
   def _spans(self, window: Box | None, height: int, width: int,
@@ -242,6 +291,8 @@ class Generator(nn.Module):
   skip_connections: bool = True
   use_captions: bool = True
   caption_features: int = 256
+  caption_conditioning: str = 'after_bottleneck'  # GENERATOR_CONDITIONING
+  film_encoder: bool = False  # with 'film': in the encoder's blocks too
   conv: ModuleDef = CONV
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   norm: ModuleDef = NORM
@@ -269,22 +320,33 @@ class Generator(nn.Module):
       [B, H, W, 3] in the output activation's range, or [B, bottom - top,
       right - left, 3] with a window.
     """
+    if self.caption_conditioning not in GENERATOR_CONDITIONING:
+      raise ValueError(f'Unknown caption_conditioning '
+                       f'{self.caption_conditioning!r}; expected one of '
+                       f'{sorted(GENERATOR_CONDITIONING)}.')
+    how = self.caption_conditioning if self.use_captions else None
     x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
                   norm=self.norm, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
-                    conv=self.conv, name='encoder', **common)(x, train=train)
-    code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(skips[-1])
-    if self.use_captions:
-      _, h, w, _ = code.shape
+                    film=how == 'film' and self.film_encoder, conv=self.conv,
+                    name='encoder', **common)(x, train=train,
+                                              embedding=embedding)
+    code = skips[-1]
+    if how in ('before_bottleneck', 'after_bottleneck'):
       caption = CaptionProjection(self.caption_features, dtype=self.dtype,
-                                  name='caption')(embedding, h, w)
+                                  name='caption')(embedding, *code.shape[1:3])
+    if how == 'before_bottleneck':
+      code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
+    code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(code)
+    if how == 'after_bottleneck':
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     return Decoder(self.decoder_features,
                    output_activation=self.output_activation,
-                   skip_connections=self.skip_connections,
+                   skip_connections=self.skip_connections, film=how == 'film',
                    conv_transpose=self.conv_transpose, name='decoder',
-                   **common)(code, skips[:-1], train=train, window=window)
+                   **common)(code, skips[:-1], train=train, window=window,
+                             embedding=embedding)
 
 
 class Critic(nn.Module):
@@ -294,6 +356,7 @@ class Critic(nn.Module):
   activation: str = 'relu'
   use_captions: bool = True
   caption_features: int = 256
+  caption_conditioning: str = 'concat'  # CRITIC_CONDITIONING
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
@@ -315,14 +378,24 @@ class Critic(nn.Module):
                     activation=self.activation, batch_norm_first=False,
                     conv=self.conv, norm=self.norm, dtype=self.dtype,
                     name='features')(image, train=train)[-1]
-    if self.use_captions:
-      _, h, w, _ = x.shape
+    if self.caption_conditioning not in CRITIC_CONDITIONING:
+      raise ValueError(f'Unknown critic caption_conditioning '
+                       f'{self.caption_conditioning!r}; expected one of '
+                       f'{sorted(CRITIC_CONDITIONING)}.')
+    how = self.caption_conditioning if self.use_captions else None
+    features = x
+    if how == 'concat':
       caption = CaptionProjection(self.caption_features, dtype=self.dtype,
-                                  name='caption')(embedding, h, w)
+                                  name='caption')(embedding, *x.shape[1:3])
       x = jnp.concatenate([x, caption.astype(x.dtype)], axis=-1)
-    x = x.reshape(x.shape[0], -1)
-    logits = nn.Dense(1, dtype=self.dtype, name='logit')(x)
-    return logits[:, 0].astype(jnp.float32)
+    logits = nn.Dense(1, dtype=self.dtype, name='logit')(
+        x.reshape(x.shape[0], -1))[:, 0]
+    if how == 'projection':
+      pooled = features.mean(axis=(1, 2))  # [B, C]
+      projected = nn.Dense(pooled.shape[-1], use_bias=False, dtype=self.dtype,
+                           name='projection')(embedding)
+      logits = logits + jnp.sum(projected.astype(pooled.dtype) * pooled, -1)
+    return logits.astype(jnp.float32)
 
 
 def _shared_fields(model: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -348,6 +421,8 @@ def generator_from_config(model: ml_collections.ConfigDict,
       activation=model.activation,
       output_activation=model.output_activation,
       skip_connections=model.skip_connections,
+      caption_conditioning=model.caption_conditioning,
+      film_encoder=model.film_encoder,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       norm=blocks.norm, **_shared_fields(model))
 
@@ -357,5 +432,7 @@ def critic_from_config(model: ml_collections.ConfigDict,
   """Builds the critic from `config.model` (arguments: the generator's)."""
   blocks = implementations.from_config(model, axis_name)
   return Critic(features=tuple(model.critic_features),
-                activation=model.critic_activation, conv=blocks.conv,
+                activation=model.critic_activation,
+                caption_conditioning=model.critic_conditioning,
+                conv=blocks.conv,
                 norm=blocks.norm, **_shared_fields(model))

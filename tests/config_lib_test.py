@@ -85,6 +85,16 @@ def test_wrong_types_are_named():
     ('model.batch_norm_impl', 'sum',
      "config.model.batch_norm_impl='sum': must be one of"),
     ('model.dtype', 'float16', "config.model.dtype='float16': must be one of"),
+    ('model.caption_conditioning', 'attention',
+     "config.model.caption_conditioning='attention': must be one of "
+     r"\['after_bottleneck', 'before_bottleneck', 'film'\]"),
+    ('model.critic_conditioning', 'matching',
+     "config.model.critic_conditioning='matching': must be one of"),
+    ('model.film_encoder', True,
+     "config.model.film_encoder=True: needs "
+     "config.model.caption_conditioning='film'"),
+    ('eval.num_examples', 0,
+     'config.eval.num_examples=0: must be a positive integer, or None'),
     ('optimizer.b1', 1.0, r'config.optimizer.b1=1.0: must be in \[0, 1\)'),
     ('optimizer.generator_learning_rate', 0.0,
      'config.optimizer.generator_learning_rate=0.0: must be > 0'),

@@ -247,3 +247,105 @@ def test_a_window_needs_inference_mode_and_must_fit():
 def test_unknown_activation():
   with pytest.raises(ValueError, match="'swishy'"):
     models.activation_fn('swishy')
+
+
+def test_film_with_zero_scale_and_shift_is_the_identity():
+  x = jax.random.normal(jax.random.key(0), (2, 3, 3, 4))
+  embedding = jax.random.normal(jax.random.key(1), (2, 5))
+  film = models.FiLM()
+  variables = film.init(jax.random.key(2), x, embedding)
+  np.testing.assert_array_equal(film.apply(variables, x, embedding), x)
+  kernel = jax.random.normal(jax.random.key(3), (5, 8))
+  bias = jax.random.normal(jax.random.key(4), (8,))
+  out = film.apply({'params': {'dense': {'kernel': kernel, 'bias': bias}}},
+                   x, embedding)
+  scale_shift = np.asarray(embedding) @ np.asarray(kernel) + np.asarray(bias)
+  scale, shift = scale_shift[:, :4], scale_shift[:, 4:]
+  np.testing.assert_allclose(
+      out, np.asarray(x) * (1 + scale[:, None, None]) + shift[:, None, None],
+      rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('film_encoder', [False, True])
+def test_film_generator_starts_as_the_captionless_one(film_encoder):
+  config = tiny.get_config()
+  config.model.caption_conditioning = 'film'
+  config.model.film_encoder = film_encoder
+  image, mask, embedding = _inputs()
+  film = models.generator_from_config(config.model)
+  variables = film.init(jax.random.key(0), image, mask, embedding,
+                        train=False)
+  params = variables['params']
+  films = [k for k in params['decoder'] if k.startswith('film')]
+  assert films == ['film0', 'film1', 'film2']  # every block but the output
+  assert ('film0' in params['encoder']) == film_encoder
+  assert 'caption' not in params
+  # The decoder's input is the bottleneck alone: 16 channels, no caption.
+  assert params['decoder']['deconv0']['kernel'].shape[2] == 16
+  config.model.use_captions = False
+  plain = models.generator_from_config(config.model)
+  plain_variables = {
+      'params': {part: {k: v for k, v in layers_.items()
+                        if not k.startswith('film')}
+                 for part, layers_ in params.items()},
+      'batch_stats': variables['batch_stats']}
+  np.testing.assert_allclose(
+      film.apply(variables, image, mask, embedding, train=False),
+      plain.apply(plain_variables, image, mask, None, train=False),
+      rtol=1e-5, atol=1e-6)
+  # Once the FiLM layers learn, the caption changes the fill.
+  variables = jax.tree_util.tree_map_with_path(
+      lambda path, x: x + 0.1 * jax.random.normal(jax.random.key(1), x.shape)
+      if 'film' in jax.tree_util.keystr(path) else x, variables)
+  a = film.apply(variables, image, mask, embedding, train=False)
+  b = film.apply(variables, image, mask, -embedding, train=False)
+  assert float(jnp.abs(a - b).max()) > 1e-3
+
+
+def test_caption_before_the_bottleneck_goes_through_it():
+  config = tiny.get_config()
+  config.model.caption_conditioning = 'before_bottleneck'
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  params = variables['params']
+  width = config.model.encoder_features[-1] + config.model.caption_features
+  assert params['bottleneck']['kernel'].shape == (width, 16, 16)
+  assert params['caption']['dense']['kernel'].shape == (
+      E, config.model.caption_features)
+  # The decoder sees the same width as with the seed's concatenation after.
+  assert params['decoder']['deconv0']['kernel'].shape[2] == width
+  a = generator.apply(variables, image, mask, embedding, train=False)
+  b = generator.apply(variables, image, mask, -embedding, train=False)
+  assert a.shape == image.shape
+  assert float(jnp.abs(a - b).max()) > 1e-4
+
+
+def test_projection_critic_adds_the_inner_product():
+  config = tiny.get_config()
+  config.model.critic_conditioning = 'projection'
+  critic = models.critic_from_config(config.model)
+  image, _, embedding = _inputs(3)
+  variables = critic.init(jax.random.key(0), image, embedding, train=False)
+  variables = jax.tree.map(  # non-trivial statistics and weights
+      lambda x: x + 0.1 * jax.random.normal(jax.random.key(1), x.shape),
+      variables)
+  params = variables['params']
+  assert 'caption' not in params
+  channels = config.model.critic_features[-1]
+  assert params['projection']['kernel'].shape == (E, channels)
+  logits, state = critic.apply(variables, image, embedding, train=False,
+                               capture_intermediates=True)
+  features = state['intermediates']['features']['__call__'][0][-1]
+  config.model.use_captions = False
+  plain = models.critic_from_config(config.model)
+  plain_variables = {'params': {k: v for k, v in params.items()
+                                if k != 'projection'},
+                     'batch_stats': variables['batch_stats']}
+  without = plain.apply(plain_variables, image, None, train=False)
+  pooled = np.asarray(features).mean(axis=(1, 2))
+  projected = np.asarray(embedding) @ np.asarray(params['projection']['kernel'])
+  np.testing.assert_allclose(logits - without,
+                             (projected * pooled).sum(-1), rtol=1e-4,
+                             atol=1e-4)
