@@ -341,9 +341,12 @@ def create_eval_dataset(config: ml_collections.ConfigDict,
     split: a TFDS split name, e.g. 'validation'.
     batch_size: examples per batch; the last batch may be smaller.
     num_examples: only the first this many examples, if given.
-    shuffled_captions: add 'shuffled_embedding', the caption embedding of
-      another image (the next one in the stored order, cyclically; the order
-      is random at build time), for caption ablations.
+    shuffled_captions: add 'shuffled_embedding', the embedding of another
+      image's caption, for caption ablations: that of the first image after
+      it in the stored order (cyclically; the order is random at build
+      time) whose first caption is none of this image's own captions, among
+      the next SHUFFLE_CANDIDATES; so an image never gets a caption of its
+      own (in a class-captioned set, the next image is often of its class).
 
   Returns:
     A dataset of [batch, ...] batches (no device axis).
@@ -354,13 +357,44 @@ def create_eval_dataset(config: ml_collections.ConfigDict,
   if num_examples is not None:
     ds = ds.take(num_examples)
   mask = tf.constant(masks.centre_mask(config.image_size, config.mask.size))
-  ds = ds.map(lambda ex: _to_model_input(ex, 0, mask=mask),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   if shuffled_captions:
-    others = ds.skip(1).concatenate(ds.take(1))
-    ds = tf.data.Dataset.zip(ds, others).map(
-        lambda ex, other: {**ex, 'shuffled_embedding': other['embedding']})
+    ds = _with_shuffled_captions(ds)
+  ds = ds.map(lambda ex: {**_to_model_input(ex, 0, mask=mask),
+                          **({'shuffled_embedding': ex['shuffled_embedding']}
+                             if shuffled_captions else {})},
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return ds.batch(batch_size).prefetch(2)
+
+
+# How many of the following images `_with_shuffled_captions` considers.
+SHUFFLE_CANDIDATES = 16
+
+
+def _with_shuffled_captions(ds: tf.data.Dataset) -> tf.data.Dataset:
+  """Adds to each example the first caption's embedding of another image.
+
+  The first of the next SHUFFLE_CANDIDATES images (cyclically) whose first
+  caption is not among the example's own captions; an error if there is
+  none (a split of fewer distinct captions than that).
+  """
+  following = [ds.skip(k).concatenate(ds.take(k))
+               for k in range(1, SHUFFLE_CANDIDATES + 1)]
+
+  def choose(example, *others):
+    candidates = tf.stack([o['captions'][0] for o in others])
+    own = example['captions']
+    differs = tf.reduce_all(
+        tf.not_equal(candidates[:, None], own[None, :]), axis=1)
+    checks = [tf.debugging.assert_equal(
+        tf.reduce_any(differs), True,
+        message='No image among the next SHUFFLE_CANDIDATES has a caption '
+        'other than this one\'s: too few distinct captions to shuffle.')]
+    with tf.control_dependencies(checks):
+      index = tf.argmax(tf.cast(differs, tf.int32))
+    embeddings = tf.stack([o['embeddings'][0] for o in others])
+    return {**example, 'shuffled_embedding': tf.gather(embeddings, index)}
+
+  return tf.data.Dataset.zip(ds, *following).map(choose)
 
 
 def device_batches(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:

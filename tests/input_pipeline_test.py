@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from inpainting import input_pipeline
 
@@ -75,6 +76,36 @@ def test_eval_dataset_sees_every_example_once(tiny_config):
   assert [len(b['image']) for b in batches] == [16, 16, 8]
   images = np.concatenate([b['image'] for b in batches])
   assert len({im.tobytes() for im in images}) == 40
+
+
+def test_shuffled_captions_are_never_the_images_own():
+  # Runs of images sharing a caption, as in a class-captioned set.
+  firsts = ['cat', 'cat', 'cat', 'dog', 'owl', 'owl', 'cat', 'dog']
+  captions = [[c, f'{c} again'] for c in firsts]
+  captions[4][1] = 'cat'  # an owl image also captioned 'cat'
+  embeddings = np.arange(len(firsts) * 2 * 3, dtype=np.float32).reshape(
+      len(firsts), 2, 3)
+  ds = tf.data.Dataset.from_tensor_slices(
+      {'captions': captions, 'embeddings': embeddings})
+  out = list(input_pipeline._with_shuffled_captions(ds).as_numpy_iterator())  # pylint: disable=protected-access
+  chosen = []
+  for example in out:
+    (row,) = np.flatnonzero((embeddings[:, 0] ==
+                             example['shuffled_embedding']).all(axis=1))
+    chosen.append(row)
+  # The first following image whose first caption is none of its own.
+  assert chosen == [3, 3, 3, 4, 7, 6, 7, 0]
+  for i, j in enumerate(chosen):
+    assert firsts[j] not in captions[i]
+
+
+def test_shuffled_captions_need_another_caption():
+  ds = tf.data.Dataset.from_tensor_slices(
+      {'captions': [['same']] * 3,
+       'embeddings': np.zeros((3, 1, 2), np.float32)})
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='too few distinct captions'):
+    list(input_pipeline._with_shuffled_captions(ds).as_numpy_iterator())  # pylint: disable=protected-access
 
 
 def test_batch_must_divide_over_devices(tiny_config):
