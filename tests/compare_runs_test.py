@@ -1,0 +1,65 @@
+"""tools/compare_runs.py: one table of several runs' reports, one plot."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+from PIL import Image
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _report(step, mse, shuffled):
+  row = {'l1': 0.1, 'mse': mse, 'psnr': 15.0, 'psnr_of_mean_mse': 14.0,
+         'ssim': 0.2, 'seam': 0.01, 'perfect_images': 0, 'ms_per_image': 1.0}
+  return {
+      'step': step, 'num_examples': 40, 'split': 'validation',
+      'methods': {'model (true captions)': row,
+                  'OpenCV Telea (r=3)': {**row, 'mse': 0.05}},
+      'caption_ablation': {
+          'true_mse': mse, 'shuffled_mse': mse + shuffled,
+          'zero_mse': mse + 0.001,
+          'shuffled_minus_true': {'mean': shuffled,
+                                  'ci95': [shuffled / 2, shuffled * 2],
+                                  'significant': True},
+          'zero_minus_true': {'mean': 0.001, 'ci95': [-0.001, 0.003],
+                              'significant': False}}}
+
+
+def test_compare_runs_merges_reports_and_plots_curves(trained_run, tmp_path):
+  _, trained = trained_run
+  runs = []
+  for name, mse, shuffled in (('film', 0.02, 0.004), ('seed', 0.03, 0.0003)):
+    run = tmp_path / name
+    shutil.copytree(trained, run)  # real TensorBoard events and config.json
+    (run / 'report.json').write_text(json.dumps(_report(3, mse, shuffled)))
+    runs.append(run)
+  output = tmp_path / 'out' / 'comparison'
+  result = subprocess.run(
+      [sys.executable, 'tools/compare_runs.py', f'--output={output}',
+       *map(str, runs)], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  table = output.with_suffix('.md').read_text()
+  assert ('| film | 3 | 40 | model (true captions) | 0.1000 | 0.0200 | '
+          '15.00 | 0.200 | +0.010 |') in table
+  assert '| seed | 3 | 40 | OpenCV Telea (r=3) | 0.1000 | 0.0500 |' in table
+  # The ablation as a percentage of the true captions' hole MSE.
+  assert ('| film | 0.0200 | +0.00400 | [+0.00200, +0.00800] | +20.0% | '
+          '+0.00100 | [-0.00100, +0.00300] | +5.0% |') in table
+  assert '| seed | 0.0300 | +0.00030 |' in table and '+1.0%' in table
+  for name in ('film', 'seed'):  # every curve read from the events
+    assert f'{name}: 7 of 7 curves' in result.stderr, result.stderr[-3000:]
+  png = Image.open(output.with_suffix('.png'))
+  assert png.size[0] > 1000 and png.size[1] > 400
+
+  # Never overwrites what it wrote.
+  again = subprocess.run(
+      [sys.executable, 'tools/compare_runs.py', f'--output={output}',
+       *map(str, runs)], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=False)
+  assert again.returncode == 1
+  assert f'error: {output}.md exists' in again.stderr
+  assert 'Traceback' not in again.stderr

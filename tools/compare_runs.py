@@ -1,0 +1,182 @@
+"""Compare training runs: one Markdown table and one plot of their curves.
+
+  python tools/compare_runs.py runs/a runs/b ... [--output=comparison]
+
+Each WORKDIR is a training run evaluated with `--mode=evaluate` (its
+`report.json`) and holding its TensorBoard events. Writes:
+
+- `<output>.md`: one table, a row per run and method (the model and every
+  baseline the report scored: hole L1, MSE, PSNR, SSIM, seam), and the
+  caption ablation of each run (shuffled and zero minus true hole MSE, with
+  its 95% confidence interval and as a percentage of the true MSE);
+- `<output>.png`: the training loss, the training hole MSE and the held-out
+  `eval/*` metrics of every run against the number of training images seen
+  (step x the run's batch size), so runs of different batch sizes line up.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from absl import flags
+from absl import logging
+import matplotlib
+matplotlib.use('Agg')  # files only, no display
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from inpainting import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('output', 'comparison', 'Writes OUTPUT.md and OUTPUT.png; '
+                    'neither may exist yet.')
+
+# (TensorBoard tag, plot title), in the plot's order.
+CURVES = (
+    ('generator_loss', 'generator loss (training)'),
+    ('hole_mse', 'hole MSE (training, [0, 1])'),
+    ('eval/mse', 'hole MSE (held out)'),
+    ('eval/psnr', 'hole PSNR, dB (held out)'),
+    ('eval/ssim', 'hole SSIM (held out)'),
+    ('eval/seam', 'seam (held out)'),
+    ('eval/shuffled_minus_true_mse',
+     'shuffled - true captions, hole MSE (held out)'),
+)
+
+
+def _run_name(workdir: pathlib.Path) -> str:
+  return workdir.name or str(workdir)
+
+
+def read_report(workdir: pathlib.Path) -> dict:
+  path = workdir / 'report.json'
+  try:
+    return json.loads(path.read_text())
+  except FileNotFoundError:
+    raise errors.UserError(
+        f'{path}: no such file. Evaluate the run first: python -m '
+        f'inpainting.main --config=... --workdir={workdir} --mode=evaluate'
+    ) from None
+  except json.JSONDecodeError as e:
+    raise errors.UserError(f'{path}: not valid JSON ({e}).') from None
+
+
+def batch_size(workdir: pathlib.Path) -> int:
+  """The run's global batch size, from the config.json it wrote."""
+  path = workdir / 'config.json'
+  try:
+    return int(json.loads(path.read_text())['batch_size'])
+  except (OSError, ValueError, KeyError) as e:
+    raise errors.UserError(f'{path}: cannot read the run\'s batch_size '
+                           f'({e}).') from None
+
+
+def read_curves(workdir: pathlib.Path) -> dict[str, list[tuple[int, float]]]:
+  """{tag: [(step, value), ...]} of the CURVES the run's events hold."""
+  curves: dict[str, dict[int, float]] = {}
+  for path in sorted(workdir.glob('events.out.tfevents.*')):
+    events = event_accumulator.EventAccumulator(
+        str(path), size_guidance={event_accumulator.TENSORS: 0,
+                                  event_accumulator.SCALARS: 0})
+    events.Reload()
+    tags = events.Tags()
+    for tag, _ in CURVES:
+      if tag in tags.get('tensors', ()):
+        points = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto)))
+                  for e in events.Tensors(tag)]
+      elif tag in tags.get('scalars', ()):
+        points = [(e.step, e.value) for e in events.Scalars(tag)]
+      else:
+        continue
+      # A resumed run repeats steps in a later file: the later value wins.
+      curves.setdefault(tag, {}).update(points)
+  return {tag: sorted(points.items()) for tag, points in curves.items()}
+
+
+def markdown(reports: dict[str, dict]) -> str:
+  """The comparison table of several runs' reports."""
+  lines = ['| run | step | images | method | L1 | MSE | PSNR | SSIM | seam |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  for name, report in reports.items():
+    for method, m in report['methods'].items():
+      lines.append(
+          f"| {name} | {report['step']} | {report['num_examples']} | "
+          f"{method} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
+          f"{m['ssim']:.3f} | {m['seam']:+.3f} |")
+  lines += ['', 'Caption ablation: hole MSE with another image\'s caption '
+            '(shuffled) or a zero embedding, minus with the true caption; '
+            'paired per image, 95% bootstrap CI.', '',
+            '| run | true MSE | shuffled - true | 95% CI | % of true | '
+            'zero - true | 95% CI | % of true |',
+            '| --- | --- | --- | --- | --- | --- | --- | --- |']
+  for name, report in reports.items():
+    ablation = report.get('caption_ablation')
+    if ablation is None:
+      lines.append(f'| {name} | (no caption input) | | | | | | |')
+      continue
+    cells = [f"{ablation['true_mse']:.4f}"]
+    for kind in ('shuffled', 'zero'):
+      d = ablation[f'{kind}_minus_true']
+      cells += [f"{d['mean']:+.5f}",
+                f"[{d['ci95'][0]:+.5f}, {d['ci95'][1]:+.5f}]",
+                f"{100 * d['mean'] / ablation['true_mse']:+.1f}%"]
+    lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def plot(curves: dict[str, dict[str, list[tuple[int, float]]]],
+         batch_sizes: dict[str, int], path: pathlib.Path) -> None:
+  """Every run's CURVES against training images seen, one panel a tag."""
+  columns = 4
+  rows = -(-len(CURVES) // columns)
+  figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns,
+                                                      3.2 * rows))
+  for axis, (tag, title) in zip(axes.flat, CURVES):
+    for name, run in curves.items():
+      if tag in run:
+        steps, values = zip(*run[tag])
+        axis.plot([s * batch_sizes[name] for s in steps], values,
+                  marker='.' if tag.startswith('eval/') else None,
+                  label=name)
+    axis.set_title(title, fontsize=10)
+    axis.set_xlabel('training images seen')
+    axis.grid(alpha=0.3)
+  for axis in axes.flat[len(CURVES):]:
+    axis.axis('off')
+  handles, labels = axes.flat[0].get_legend_handles_labels()
+  figure.legend(handles, labels, loc='lower right', fontsize=9)
+  figure.tight_layout()
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+
+
+def main(argv):
+  workdirs = [pathlib.Path(a) for a in argv[1:]]
+  if not workdirs:
+    raise errors.UserError('Name one or more run workdirs after the flags.')
+  names = [_run_name(w) for w in workdirs]
+  if len(set(names)) != len(names):
+    raise errors.UserError(f'Runs must have different folder names: {names}.')
+  table_path = pathlib.Path(f'{FLAGS.output}.md')
+  plot_path = pathlib.Path(f'{FLAGS.output}.png')
+  for path in (table_path, plot_path):
+    if path.exists():
+      raise errors.UserError(f'{path} exists; choose another --output (it '
+                             'is never overwritten).')
+  reports = {n: read_report(w) for n, w in zip(names, workdirs)}
+  curves = {n: read_curves(w) for n, w in zip(names, workdirs)}
+  for name, run in curves.items():
+    logging.info('%s: %d of %d curves (%s).', name, len(run), len(CURVES),
+                 ', '.join(sorted(run)))
+  sizes = {n: batch_size(w) for n, w in zip(names, workdirs)}
+  table_path.parent.mkdir(parents=True, exist_ok=True)
+  table_path.write_text(markdown(reports))
+  plot(curves, sizes, plot_path)
+  logging.info('Wrote %s and %s.', table_path, plot_path)
+  print(markdown(reports))
+
+
+if __name__ == '__main__':
+  errors.run(main)
