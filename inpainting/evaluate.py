@@ -30,7 +30,10 @@ from inpainting import masks
 from inpainting import metrics
 from inpainting import state as state_lib
 
-METRIC_NAMES = ('l1', 'mse', 'psnr', 'ssim', 'seam')
+# Per-image metrics averaged over a split; 'sharpness' is the split's ratio
+# of the summed fill and real detail (metrics.sharpness).
+METRIC_NAMES = ('l1', 'mse', 'psnr', 'ssim', 'seam', 'sharpness')
+_PER_IMAGE = ('l1', 'mse', 'psnr', 'ssim', 'seam', 'detail', 'real_detail')
 MODEL = 'model (true captions)'
 
 
@@ -56,8 +59,8 @@ class _Accumulator:
     self.seconds: dict[str, float] = {}
 
   def add(self, method: str, per_image: dict[str, Any], seconds: float = 0.0):
-    store = self.values.setdefault(method, {k: [] for k in METRIC_NAMES})
-    for k in METRIC_NAMES:
+    store = self.values.setdefault(method, {k: [] for k in _PER_IMAGE})
+    for k in _PER_IMAGE:
       store[k].append(np.asarray(per_image[k], np.float64))
     self.seconds[method] = self.seconds.get(method, 0.0) + seconds
 
@@ -70,6 +73,8 @@ def _summary(per_image: dict[str, np.ndarray], seconds: float) -> dict:
   mean = {k: float(v.mean()) for k, v in per_image.items()}
   return {
       **mean,
+      'sharpness': metrics.sharpness(per_image['detail'],
+                                     per_image['real_detail']),
       'psnr_of_mean_mse': float(metrics.psnr(per_image['mse'].mean())),
       'perfect_images': int((per_image['mse'] == 0).sum()),
       'ms_per_image': 1e3 * seconds / n,
@@ -174,14 +179,15 @@ def _markdown(report: dict) -> str:
       'in [0, 1] RGB (docs/evaluation.md). PSNR is the mean of per-image PSNRs; '
       f'a perfect image counts as {metrics.PSNR_CAP_DB:.0f} dB.',
       '',
-      '| method | L1 | MSE | PSNR | PSNR of mean MSE | SSIM | seam | ms/img |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| method | L1 | MSE | PSNR | PSNR of mean MSE | SSIM | seam | '
+      'sharpness | ms/img |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for name, m in report['methods'].items():
     lines.append(
         f"| {name} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
         f"{m['psnr_of_mean_mse']:.2f} | {m['ssim']:.3f} | {m['seam']:+.3f} | "
-        f"{m['ms_per_image']:.2f} |")
+        f"{m['sharpness']:.3f} | {m['ms_per_image']:.2f} |")
   ablation = report.get('caption_ablation')
   lines.append('')
   if ablation is None:

@@ -38,6 +38,36 @@ def _boundary_pairs(box: tuple[int, int, int, int]):
   return (inside[:, 0], inside[:, 1]), (outside[:, 0], outside[:, 1])
 
 
+def detail(image: jax.Array) -> jax.Array:
+  """Mean absolute finite difference of each image, rows and columns.
+
+  Args:
+    image: [B, H, W, C], e.g. the hole's crop.
+
+  Returns:
+    [B]: the mean of |x[i+1, j] - x[i, j]| and |x[i, j+1] - x[i, j]| over
+    every such pair of pixels and every channel.
+  """
+  rows = jnp.abs(image[:, 1:] - image[:, :-1])
+  cols = jnp.abs(image[:, :, 1:] - image[:, :, :-1])
+  b = image.shape[0]
+  return jnp.concatenate([rows.reshape(b, -1), cols.reshape(b, -1)],
+                         axis=1).mean(axis=1)
+
+
+def sharpness(fill_detail: np.ndarray, real_detail: np.ndarray) -> float:
+  """A split's sharpness: the fills' summed detail over the real images'.
+
+  1 means as much detail in the hole as the real images have, below 1 blur,
+  above 1 noise (judge it with SSIM: noise is no win).
+
+  Args:
+    fill_detail: per image, `detail` of the fill in the hole.
+    real_detail: per image, `detail` of the real image in the hole.
+  """
+  return float(np.sum(fill_detail) / max(float(np.sum(real_detail)), 1e-12))
+
+
 def hole_metrics(prediction: jax.Array, target: jax.Array,
                  box: tuple[int, int, int, int]) -> dict[str, jax.Array]:
   """Per-image metrics of the hole.
@@ -50,7 +80,9 @@ def hole_metrics(prediction: jax.Array, target: jax.Array,
       seam has outside neighbours.
 
   Returns:
-    {'l1', 'mse', 'psnr', 'ssim', 'seam'}, each [B] float32.
+    {'l1', 'mse', 'psnr', 'ssim', 'seam', 'detail', 'real_detail'}, each [B]
+    float32; `detail` and `real_detail` are the fill's and the real image's
+    `detail` in the hole, for the split's `sharpness`.
   """
   top, bottom, left, right = box
   height, width = target.shape[1:3]
@@ -72,6 +104,8 @@ def hole_metrics(prediction: jax.Array, target: jax.Array,
       'ssim': dm_pix.ssim(p, t, max_val=1.0, filter_size=11, filter_sigma=1.5,
                           k1=0.01, k2=0.03),
       'seam': seam,
+      'detail': detail(p),
+      'real_detail': detail(t),
   }
 
 

@@ -366,7 +366,8 @@ def _evaluate_during_training(config: ml_collections.ConfigDict,
   writer.write_scalars(step, scalars)
   shuffled = scalars.get('eval/shuffled_minus_true_mse')
   logging.info('eval at step %d on %d %s images: hole_mse=%.4f psnr=%.2f '
-               'ssim=%.3f seam=%+.3f%s', step, report['num_examples'],
-               config.eval.split, model['mse'], model['psnr'], model['ssim'],
-               model['seam'], '' if shuffled is None else
+               'ssim=%.3f seam=%+.3f sharpness=%.3f%s', step,
+               report['num_examples'], config.eval.split, model['mse'],
+               model['psnr'], model['ssim'], model['seam'],
+               model['sharpness'], '' if shuffled is None else
                f' shuffled-true mse={shuffled:+.4f}')

@@ -13,7 +13,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def _report(step, mse, shuffled):
   row = {'l1': 0.1, 'mse': mse, 'psnr': 15.0, 'psnr_of_mean_mse': 14.0,
-         'ssim': 0.2, 'seam': 0.01, 'perfect_images': 0, 'ms_per_image': 1.0}
+         'ssim': 0.2, 'seam': 0.01, 'sharpness': 0.5, 'perfect_images': 0,
+         'ms_per_image': 1.0}
   return {
       'step': step, 'num_examples': 40, 'split': 'validation',
       'methods': {'model (true captions)': row,
@@ -44,14 +45,14 @@ def test_compare_runs_merges_reports_and_plots_curves(trained_run, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   table = output.with_suffix('.md').read_text()
   assert ('| film | 3 | 40 | model (true captions) | 0.1000 | 0.0200 | '
-          '15.00 | 0.200 | +0.010 |') in table
+          '15.00 | 0.200 | +0.010 | 0.500 |') in table
   assert '| seed | 3 | 40 | OpenCV Telea (r=3) | 0.1000 | 0.0500 |' in table
   # The ablation as a percentage of the true captions' hole MSE.
   assert ('| film | 0.0200 | +0.00400 | [+0.00200, +0.00800] | +20.0% | '
           '+0.00100 | [-0.00100, +0.00300] | +5.0% |') in table
   assert '| seed | 0.0300 | +0.00030 |' in table and '+1.0%' in table
   for name in ('film', 'seed'):  # every curve read from the events
-    assert f'{name}: 7 of 7 curves' in result.stderr, result.stderr[-3000:]
+    assert f'{name}: 8 of 8 curves' in result.stderr, result.stderr[-3000:]
   png = Image.open(output.with_suffix('.png'))
   assert png.size[0] > 1000 and png.size[1] > 400
 

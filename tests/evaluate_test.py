@@ -24,7 +24,7 @@ def test_report_has_every_method_and_the_ablation(trained_run):
       'OpenCV Navier-Stokes', 'scikit-image biharmonic']
   for row in report['methods'].values():
     for key in ('l1', 'mse', 'psnr', 'psnr_of_mean_mse', 'ssim', 'seam',
-                'ms_per_image'):
+                'sharpness', 'ms_per_image'):
       assert np.isfinite(row[key]), (row, key)
     assert 0 < row['mse'] < 1
   ablation = report['caption_ablation']

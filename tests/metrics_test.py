@@ -86,3 +86,36 @@ def test_bootstrap():
   assert high - low == pytest.approx(0.196, rel=0.15)
   with pytest.raises(ValueError):
     metrics.bootstrap_mean_ci(np.array([]))
+
+
+def test_sharpness_on_hand_made_fills():
+  rng = np.random.default_rng(0)
+  target = rng.uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+  top, bottom, left, right = BOX
+
+  def sharpness(fill):
+    m = metrics.hole_metrics(fill, target, BOX)
+    return metrics.sharpness(np.asarray(m['detail']),
+                             np.asarray(m['real_detail']))
+
+  # A constant fill has no detail; the target itself has all of it.
+  constant = target.copy()
+  constant[:, top:bottom, left:right] = 0.3
+  assert sharpness(constant) == 0.0
+  assert sharpness(target) == pytest.approx(1.0)
+  # A 2x2 box blur of the target keeps part of it.
+  blurred = target.copy()
+  blurred[:, :-1, :-1] = (target[:, :-1, :-1] + target[:, 1:, :-1] +
+                          target[:, :-1, 1:] + target[:, 1:, 1:]) / 4
+  assert 0.2 < sharpness(blurred) < 0.8
+  # Noise added is more than real detail.
+  noisy = np.clip(target + rng.normal(0, 0.5, target.shape), 0, 1)
+  assert sharpness(noisy.astype(np.float32)) > 1.0
+
+
+def test_detail_is_the_mean_absolute_difference():
+  image = np.zeros((1, 2, 3, 1), np.float32)
+  image[0, :, :, 0] = [[0, 1, 3], [2, 2, 2]]
+  # Rows: |2-0|, |2-1|, |2-3|; columns: |1-0|, |3-1|, |2-2|, |2-2|.
+  expected = (2 + 1 + 1 + 1 + 2 + 0 + 0) / 7
+  np.testing.assert_allclose(metrics.detail(image), [expected], rtol=1e-6)

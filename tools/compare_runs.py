@@ -41,6 +41,7 @@ CURVES = (
     ('eval/psnr', 'hole PSNR, dB (held out)'),
     ('eval/ssim', 'hole SSIM (held out)'),
     ('eval/seam', 'seam (held out)'),
+    ('eval/sharpness', 'sharpness (held out; 1 = real detail)'),
     ('eval/shuffled_minus_true_mse',
      'shuffled - true captions, hole MSE (held out)'),
 )
@@ -97,14 +98,16 @@ def read_curves(workdir: pathlib.Path) -> dict[str, list[tuple[int, float]]]:
 
 def markdown(reports: dict[str, dict]) -> str:
   """The comparison table of several runs' reports."""
-  lines = ['| run | step | images | method | L1 | MSE | PSNR | SSIM | seam |',
-           '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  lines = ['| run | step | images | method | L1 | MSE | PSNR | SSIM | seam | '
+           'sharpness |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
   for name, report in reports.items():
     for method, m in report['methods'].items():
+      sharp = f"{m['sharpness']:.3f}" if 'sharpness' in m else 'n/a'
       lines.append(
           f"| {name} | {report['step']} | {report['num_examples']} | "
           f"{method} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
-          f"{m['ssim']:.3f} | {m['seam']:+.3f} |")
+          f"{m['ssim']:.3f} | {m['seam']:+.3f} | {sharp} |")
   lines += ['', 'Caption ablation: hole MSE with another image\'s caption '
             '(shuffled) or a zero embedding, minus with the true caption; '
             'paired per image, 95% bootstrap CI.', '',
