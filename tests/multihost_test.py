@@ -14,6 +14,20 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+def _run_two_processes(start_main, *args) -> list[str]:
+  """Runs `inpainting.main ARGS` as 2 processes x 2 devices; their logs."""
+  port = _free_port()
+  processes = [start_main(*args, f'--coordinator_address=localhost:{port}',
+                          '--num_processes=2', f'--process_id={i}', devices=2)
+               for i in range(2)]
+  logs = []
+  for process in processes:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    logs.append(stderr)
+  return logs
+
+
 def test_two_processes_match_one_process_with_the_same_global_batch(
     data_dir, tmp_path, start_main, run_main, read_checkpoint):
   common = ['--config=configs/tiny.py',
@@ -22,18 +36,8 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
             # process run, so that both runs see the same global batches.
             '--config.dataset.num_shards=2',
             '--config.num_train_steps=3', '--config.checkpoint_every_steps=1']
-  port = _free_port()
   workdir = tmp_path / 'two_processes'
-  processes = [
-      start_main(*common, f'--workdir={workdir}',
-                 f'--coordinator_address=localhost:{port}',
-                 '--num_processes=2', f'--process_id={i}', devices=2)
-      for i in range(2)]
-  logs = []
-  for process in processes:
-    _, stderr = process.communicate(timeout=600)
-    assert process.returncode == 0, stderr[-3000:]
-    logs.append(stderr)
+  logs = _run_two_processes(start_main, *common, f'--workdir={workdir}')
   assert 'JAX process 1/2' in logs[1]
   # Every process holds the same state; only the primary one writes it.
   fingerprints = [_FINGERPRINT.search(log).group(1) for log in logs]
@@ -41,18 +45,8 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
 
   # Evaluation: the primary scores the split once and writes the report;
   # the other waits for it and writes nothing.
-  port = _free_port()
-  evaluations = [
-      start_main(*common, f'--workdir={workdir}', '--mode=evaluate',
-                 '--config.eval.baselines=false',
-                 f'--coordinator_address=localhost:{port}',
-                 '--num_processes=2', f'--process_id={i}', devices=2)
-      for i in range(2)]
-  logs = []
-  for process in evaluations:
-    _, stderr = process.communicate(timeout=600)
-    assert process.returncode == 0, stderr[-3000:]
-    logs.append(stderr)
+  logs = _run_two_processes(start_main, *common, f'--workdir={workdir}',
+                            '--mode=evaluate', '--config.eval.baselines=false')
   assert 'Wrote ' in logs[0] and 'report.md' in logs[0]
   assert 'Evaluating' not in logs[1] and 'report' not in logs[1].replace(
       'writes the report', '')
