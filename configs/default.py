@@ -113,6 +113,9 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Probability of zeroing an example's caption embedding in a training step
   # (0 in the seed); lets one model also fill without captions.
   config.caption_dropout = 0.0
+  # Caption guidance at inference (evaluation, samples, tools/inpaint.py):
+  # p + guidance * (p - p0), p0 predicted with a zero caption; 0 = off.
+  config.guidance = 0.0
 
   config.batch_size = 64  # global, over all devices and processes
   config.num_train_steps = 20_000

@@ -200,6 +200,8 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if not 0 <= opt[name] < 1:
       problems.append(f'config.optimizer.{name}={opt[name]!r}: must be in '
                       '[0, 1)')
+  if config.guidance < 0:
+    problems.append(f'config.guidance={config.guidance!r}: must be >= 0')
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')

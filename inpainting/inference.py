@@ -41,6 +41,10 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
             window: models.Box | None = None) -> jax.Array:
   """Generator output in inference mode (BatchNorm running averages).
 
+  With `config.guidance` s > 0 (and captions), caption guidance: p + s (p -
+  p0), p predicted with the caption and p0 with a zero embedding (what
+  caption dropout trains for), clipped to [-1, 1].
+
   Args:
     state: an unreplicated state.
     batch: image, mask and embedding, [B, ...].
@@ -52,12 +56,20 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
     [B, H, W, 3] float32 predictions of the whole image, or of the window.
   """
   generator = models.generator_from_config(config.model)
-  prediction = generator.apply(
-      {'params': state.generator.params,
-       'batch_stats': state.generator.batch_stats},
-      batch['image'], batch['mask'], batch['embedding'], train=False,
-      window=window)
-  return prediction.astype(jnp.float32)
+
+  def generate(embedding):
+    return generator.apply(
+        {'params': state.generator.params,
+         'batch_stats': state.generator.batch_stats},
+        batch['image'], batch['mask'], embedding, train=False,
+        window=window).astype(jnp.float32)
+
+  prediction = generate(batch['embedding'])
+  if config.guidance and config.model.use_captions:
+    unconditional = generate(jnp.zeros_like(batch['embedding']))
+    prediction = jnp.clip(
+        prediction + config.guidance * (prediction - unconditional), -1, 1)
+  return prediction
 
 
 def inpaint(state: state_lib.GANState, batch: dict[str, jax.Array], *,

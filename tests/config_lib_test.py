@@ -99,6 +99,7 @@ def test_wrong_types_are_named():
     ('optimizer.generator_learning_rate', 0.0,
      'config.optimizer.generator_learning_rate=0.0: must be > 0'),
     ('caption_dropout', 1.5, 'config.caption_dropout=1.5: must be in'),
+    ('guidance', -1.0, 'config.guidance=-1.0: must be >= 0'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])

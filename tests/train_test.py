@@ -163,3 +163,20 @@ def test_train_and_evaluate_resumes_exactly(tiny_config, tmp_path):
   assert (workdir / 'samples' / 'step_0000006.png').is_file()
   assert list(workdir.glob('events.out.tfevents.*'))
   assert (workdir / 'config.json').is_file()
+
+
+def test_guidance_extrapolates_from_the_captionless_prediction(tiny_config):
+  batch = _batch(tiny_config)
+  state = _init(tiny_config)
+  state = state.replace(generator=state.generator.replace(
+      params=jax.tree.map(lambda x: x + 0.05 * np.sign(x),
+                          state.generator.params)))
+  with_caption = inference.predict(state, batch, config=tiny_config)
+  without = inference.predict(state, {**batch, 'embedding': np.zeros_like(
+      batch['embedding'])}, config=tiny_config)
+  assert float(np.abs(with_caption - without).max()) > 1e-3
+  tiny_config.guidance = 2.0
+  guided = inference.predict(state, batch, config=tiny_config)
+  np.testing.assert_allclose(
+      guided, np.clip(with_caption + 2.0 * (with_caption - without), -1, 1),
+      rtol=1e-5, atol=1e-5)
