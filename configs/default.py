@@ -72,6 +72,14 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.model.decoder_features = (256, 128, 64, 3)
   config.model.critic_features = (64, 128, 256, 256)
   config.model.kernel_size = 5
+  # The decoder's kernel (None: kernel_size). A kernel the stride divides
+  # (4) gives every output pixel as many taps: no checkerboard.
+  config.model.decoder_kernel_size = ml_collections.config_dict.placeholder(
+      int)
+  # The decoder's 2x upsampling: 'transpose' (the seed's transposed
+  # convolution), 'nearest' or 'bilinear' (resize, then a stride-1
+  # convolution: inpainting/layers.py, ResizeConv).
+  config.model.upsampling = 'transpose'
   config.model.activation = 'relu'
   config.model.critic_activation = 'relu'
   config.model.output_activation = 'tanh'

@@ -177,6 +177,13 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if model[name] not in known:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f'{sorted(known)}')
+  if model.upsampling not in implementations.UPSAMPLING:
+    problems.append(f'config.model.upsampling={model.upsampling!r}: must be '
+                    f'one of {implementations.UPSAMPLING}')
+  if model.decoder_kernel_size is not None and model.decoder_kernel_size < 1:
+    problems.append('config.model.decoder_kernel_size='
+                    f'{model.decoder_kernel_size!r}: must be positive or '
+                    'None')
   if model.film_encoder and model.caption_conditioning != 'film':
     problems.append('config.model.film_encoder=True: needs '
                     "config.model.caption_conditioning='film'")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -49,13 +49,19 @@ BATCH_NORMS: dict[str, ModuleDef] = {
 # stock layers and 25-28 with these (README, "Measured").
 AUTO: dict[str, tuple[str, str]] = {'cpu': ('adjoint', 'dot')}
 AUTO_ELSEWHERE = ('xla', 'flax')
+# The decoder's 2x upsampling (model.upsampling): the seed's stride-2
+# transposed convolution (of conv_impl), or resizing then a stride-1
+# convolution (layers.ResizeConv, stock: stride-1 convolutions are fast
+# everywhere).
+UPSAMPLING = ('transpose', 'nearest', 'bilinear')
 
 
 @dataclasses.dataclass(frozen=True)
 class Layers:
   """The building blocks of a model, and the names they were chosen by."""
   conv: ModuleDef
-  conv_transpose: ModuleDef
+  conv_transpose: ModuleDef  # the decoder's upsampling layer
+  upsample_span: Callable[..., tuple[int, int]]  # its input rows, windows
   norm: ModuleDef
   conv_impl: str
   batch_norm_impl: str
@@ -92,15 +98,25 @@ def from_config(model: ml_collections.ConfigDict,
   """The building blocks `config.model` asks for, on `backend`.
 
   Args:
-    model: `config.model`; reads conv_impl, batch_norm_impl and
-      batch_norm_momentum.
+    model: `config.model`; reads conv_impl, batch_norm_impl,
+      batch_norm_momentum and upsampling.
     axis_name: the pmap axis BatchNorm averages its statistics over.
     backend: as in `resolve`.
   """
   conv_impl, batch_norm_impl = resolve(model.conv_impl, model.batch_norm_impl,
                                        backend)
   conv, conv_transpose = CONVOLUTIONS[conv_impl]
+  upsample_span = layers.transpose_input_span
+  if model.upsampling != 'transpose':
+    if model.upsampling not in UPSAMPLING:
+      raise ValueError(f'Unknown model.upsampling={model.upsampling!r}; '
+                       f'expected one of {UPSAMPLING}.')
+    conv_transpose = functools.partial(layers.ResizeConv,
+                                       method=model.upsampling)
+    upsample_span = functools.partial(layers.resize_conv_input_span,
+                                      method=model.upsampling)
   norm = functools.partial(BATCH_NORMS[batch_norm_impl],
                            momentum=model.batch_norm_momentum,
                            axis_name=axis_name)
-  return Layers(conv, conv_transpose, norm, conv_impl, batch_norm_impl)
+  return Layers(conv, conv_transpose, upsample_span, norm, conv_impl,
+                batch_norm_impl)

@@ -376,3 +376,56 @@ class AdjointConvTranspose(_Layer):
 
   def _compute(self, x, kernel):
     return adjoint_conv_transpose(x, kernel)
+
+
+class ResizeConv(nn.Module):
+  """2x upsampling then a stride-1 'SAME' convolution (resize-convolution).
+
+  The output shape of a stride-2 transposed convolution without its
+  checkerboard: a transposed convolution whose kernel the stride does not
+  divide (the seed's 5x5) gives neighbouring output pixels different
+  numbers of taps, a grid pattern (Odena et al. 2016, "Deconvolution and
+  checkerboard artifacts"). Takes the transposed convolution's arguments,
+  so it can be a model's `conv_transpose`; its parameters are those of the
+  stride-1 convolution, under 'conv'. Stride-1 convolutions are fast on
+  every backend: the stock layer serves.
+  """
+  features: int
+  kernel_size: Sequence[int]
+  strides: int | Sequence[int] = _STRIDE
+  padding: str = 'SAME'
+  use_bias: bool = True
+  dtype: Any = None
+  method: str = 'nearest'  # or 'bilinear' (jax.image.resize)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    strides = ((self.strides,) * 2 if isinstance(self.strides, int)
+               else tuple(self.strides))
+    if strides != (_STRIDE, _STRIDE) or self.padding != 'SAME':
+      raise ValueError(f'ResizeConv upsamples by {_STRIDE} with \'SAME\' '
+                       f'padding only, not strides={self.strides!r}, '
+                       f'padding={self.padding!r}.')
+    b, h, w, c = x.shape
+    x = jax.image.resize(x, (b, _STRIDE * h, _STRIDE * w, c), self.method)
+    return nn.Conv(self.features, self.kernel_size, strides=1, padding='SAME',
+                   use_bias=self.use_bias, dtype=self.dtype, name='conv')(x)
+
+
+def resize_conv_input_span(start: int, stop: int, kernel_size: int,
+                           size: int, method: str) -> tuple[int, int]:
+  """The input rows [lo, hi) that `ResizeConv`'s outputs [start, stop) read.
+
+  As `transpose_input_span`: the layer applied to just those rows gives
+  output rows from 2 * lo on, equal to the whole layer's. The convolution
+  reads upsampled rows [start - (k - 1) // 2, stop + k // 2). Nearest
+  upsampled row u is input row u // 2; bilinear row u (half-pixel centres)
+  mixes input rows floor(u / 2 - 1/4) and the next, and of a crop's
+  upsampled rows only those not at its ends have both, hence one more
+  input row each side.
+  """
+  lo = max(start - (kernel_size - 1) // 2, 0)
+  hi = min(stop + kernel_size // 2, 2 * size)
+  if method == 'nearest':
+    return lo // 2, (hi - 1) // 2 + 1
+  return max((lo - 1) // 2, 0), min(-(-(hi + 1) // 2), size)

@@ -202,6 +202,9 @@ class Decoder(nn.Module):
   skip_connections: bool = True
   film: bool = False  # FiLM from the embedding in every block but the last
   conv_transpose: ModuleDef = CONV_TRANSPOSE
+  # The input rows an upsampling layer's output rows read: (start, stop,
+  # kernel_size, input size) -> (lo, hi); for windows (see `_spans`).
+  upsample_span: Callable[..., tuple[int, int]] = layers.transpose_input_span
   norm: ModuleDef = NORM
   dtype: Any = None
 
@@ -275,7 +278,7 @@ class Decoder(nn.Module):
     for i in reversed(range(n)):
       rows, cols = spans[0]
       spans.insert(0, tuple(
-          layers.transpose_input_span(*span, self.kernel_size, in_size)
+          self.upsample_span(*span, self.kernel_size, in_size)
           for span, in_size in zip((rows, cols),
                                    (height * 2**i, width * 2**i))))
     return spans
@@ -293,8 +296,10 @@ class Generator(nn.Module):
   caption_features: int = 256
   caption_conditioning: str = 'after_bottleneck'  # GENERATOR_CONDITIONING
   film_encoder: bool = False  # with 'film': in the encoder's blocks too
+  decoder_kernel_size: int | None = None  # None: kernel_size
   conv: ModuleDef = CONV
   conv_transpose: ModuleDef = CONV_TRANSPOSE
+  upsample_span: Callable[..., tuple[int, int]] = layers.transpose_input_span
   norm: ModuleDef = NORM
   dtype: Any = None
 
@@ -341,10 +346,12 @@ class Generator(nn.Module):
     code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(code)
     if how == 'after_bottleneck':
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
+    common['kernel_size'] = self.decoder_kernel_size or self.kernel_size
     return Decoder(self.decoder_features,
                    output_activation=self.output_activation,
                    skip_connections=self.skip_connections, film=how == 'film',
-                   conv_transpose=self.conv_transpose, name='decoder',
+                   conv_transpose=self.conv_transpose,
+                   upsample_span=self.upsample_span, name='decoder',
                    **common)(code, skips[:-1], train=train, window=window,
                              embedding=embedding)
 
@@ -423,7 +430,9 @@ def generator_from_config(model: ml_collections.ConfigDict,
       skip_connections=model.skip_connections,
       caption_conditioning=model.caption_conditioning,
       film_encoder=model.film_encoder,
+      decoder_kernel_size=model.decoder_kernel_size,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
+      upsample_span=blocks.upsample_span,
       norm=blocks.norm, **_shared_fields(model))
 
 

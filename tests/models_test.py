@@ -207,10 +207,16 @@ def test_modules_built_by_hand_compute_what_the_config_builds(train):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['xla', 'adjoint'])
-def test_a_window_is_the_crop_of_the_whole_output(impl):
+@pytest.mark.parametrize('impl,upsampling,decoder_kernel', [
+    ('xla', 'transpose', None), ('adjoint', 'transpose', None),
+    ('adjoint', 'transpose', 4), ('adjoint', 'nearest', None),
+    ('adjoint', 'bilinear', 3)])
+def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
+                                                  decoder_kernel):
   config = tiny.get_config()
   config.model.conv_impl = impl
+  config.model.upsampling = upsampling
+  config.model.decoder_kernel_size = decoder_kernel
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -349,3 +355,41 @@ def test_projection_critic_adds_the_inner_product():
   np.testing.assert_allclose(logits - without,
                              (projected * pooled).sum(-1), rtol=1e-4,
                              atol=1e-4)
+
+
+@pytest.mark.parametrize('method', ['nearest', 'bilinear'])
+def test_resize_conv_is_upsampling_then_a_stride_1_convolution(method):
+  x = jax.random.normal(jax.random.key(0), (2, 4, 6, 3))
+  layer = layers.ResizeConv(5, (3, 3), strides=(2, 2), padding='SAME',
+                            method=method)
+  variables = layer.init(jax.random.key(1), x)
+  kernel = variables['params']['conv']['kernel']
+  assert kernel.shape == (3, 3, 3, 5)
+  y = layer.apply(variables, x)
+  assert y.shape == (2, 8, 12, 5)
+  if method == 'nearest':  # every input pixel a 2x2 block
+    up = np.repeat(np.repeat(np.asarray(x), 2, axis=1), 2, axis=2)
+  else:
+    up = jax.image.resize(x, (2, 8, 12, 3), 'bilinear')
+  expected = jax.lax.conv_general_dilated(
+      up, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  np.testing.assert_allclose(y, expected + variables['params']['conv']['bias'],
+                             rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match='upsamples by 2'):
+    layers.ResizeConv(5, (3, 3), strides=1).init(jax.random.key(1), x)
+
+
+def test_config_chooses_the_decoders_upsampling():
+  config = tiny.get_config()
+  image, mask, embedding = _inputs()
+  config.model.upsampling = 'nearest'
+  params = models.generator_from_config(config.model).init(
+      jax.random.key(0), image, mask, embedding, train=False)['params']
+  assert params['decoder']['deconv0']['conv']['kernel'].shape[:2] == (5, 5)
+  assert params['encoder']['conv0']['kernel'].shape[:2] == (5, 5)
+  config.model.upsampling = 'transpose'
+  config.model.decoder_kernel_size = 4
+  params = models.generator_from_config(config.model).init(
+      jax.random.key(0), image, mask, embedding, train=False)['params']
+  assert params['decoder']['deconv0']['kernel'].shape[:2] == (4, 4)
+  assert params['encoder']['conv0']['kernel'].shape[:2] == (5, 5)
