@@ -125,7 +125,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
       'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
       'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
-      'model.kernel_size', 'model.caption_features'), problems)
+      'model.kernel_size', 'model.caption_features', 'loss.band'), problems)
   if problems:
     return problems  # the checks below do arithmetic on these
 
@@ -194,7 +194,8 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     problems.append('config.model.batch_norm_momentum='
                     f'{model.batch_norm_momentum!r}: must be in [0, 1)')
 
-  for name in ('reconstruction_weight', 'adversarial_weight'):
+  for name in ('reconstruction_weight', 'adversarial_weight', 'edge_weight',
+               'known_weight'):
     if config.loss[name] < 0:
       problems.append(f'config.loss.{name}={config.loss[name]!r}: must be '
                       '>= 0')

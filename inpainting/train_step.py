@@ -48,11 +48,14 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   image, mask, embedding = batch['image'], batch['mask'], batch['embedding']
 
   rng = jax.random.wrap_key_data(state.rng, impl=state_lib.RNG_IMPL)
-  rng = jax.random.fold_in(jax.random.fold_in(rng, lax.axis_index(AXIS)),
-                           state.step)
+  step_rng = jax.random.fold_in(rng, state.step)
   if config.caption_dropout > 0:
-    keep = jax.random.bernoulli(rng, 1.0 - config.caption_dropout,
-                                (embedding.shape[0], 1))
+    # Drawn for the whole global batch and sliced, so that the same
+    # examples lose their caption on any number of devices.
+    n = embedding.shape[0]
+    keep = jax.random.bernoulli(step_rng, 1.0 - config.caption_dropout,
+                                (n * lax.axis_size(AXIS), 1))
+    keep = lax.dynamic_slice_in_dim(keep, lax.axis_index(AXIS) * n, n)
     embedding = embedding * keep
 
   def generate(params):
@@ -82,6 +85,13 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   new_critic = state.critic.apply_gradients(
       grads=c_grads, batch_stats=lax.pmean(c_batch_stats, AXIS))
 
+  weighting = config.loss
+  pixel_weights = None  # the seed: the hole's plain MSE
+  if weighting.edge_weight != 1.0 or weighting.known_weight != 0.0:
+    pixel_weights = losses.reconstruction_weights(
+        mask, band=weighting.band, edge_weight=weighting.edge_weight,
+        known_weight=weighting.known_weight)
+
   def generator_loss_fn(prediction):
     # The critic's statistics are its own business: this pass does not
     # update them.
@@ -92,7 +102,8 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
     return losses.generator_loss(
         prediction, image, mask, fake_logits,
         reconstruction_weight=config.loss.reconstruction_weight,
-        adversarial_weight=config.loss.adversarial_weight)
+        adversarial_weight=config.loss.adversarial_weight,
+        pixel_weights=pixel_weights)
 
   (g_loss, g_parts), d_prediction = jax.value_and_grad(
       generator_loss_fn, has_aux=True)(prediction)

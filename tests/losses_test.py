@@ -55,3 +55,36 @@ def test_generator_loss_weights():
   assert parts['mse'] == pytest.approx(0.25)
   assert parts['adversarial'] == pytest.approx(np.log(2))
   assert loss == pytest.approx(0.8 * 0.25 + 0.2 * np.log(2), rel=1e-6)
+
+
+def test_boundary_weights_on_a_small_mask():
+  mask = np.zeros((1, 8, 8, 1), np.float32)
+  mask[0, 2:6, 2:6] = 1  # a 4x4 hole
+  w = np.asarray(losses.reconstruction_weights(
+      mask, band=1, edge_weight=3.0, known_weight=10.0))[0, ..., 0]
+  expected = np.zeros((8, 8), np.float32)
+  expected[1:7, 1:7] = 10.0  # known pixels within 1 of the hole
+  expected[2:6, 2:6] = 3.0  # the hole's ring next to known pixels
+  expected[3:5, 3:5] = 1.0  # its inside
+  np.testing.assert_array_equal(w, expected)
+
+
+def test_seed_weights_are_the_hole_mse():
+  rng = np.random.default_rng(0)
+  prediction, target = rng.normal(size=(2, 2, 8, 8, 3)).astype(np.float32)
+  mask = np.zeros((2, 8, 8, 1), np.float32)
+  mask[:, 2:6, 3:7] = 1
+  weights = losses.reconstruction_weights(mask, band=2, edge_weight=1.0,
+                                          known_weight=0.0)
+  np.testing.assert_array_equal(weights, mask)
+  np.testing.assert_allclose(losses.weighted_mse(prediction, target, weights),
+                             losses.hole_mse(prediction, target, mask),
+                             rtol=1e-6)
+  # Known pixels weighed in: their error counts, normalised by the weights.
+  weights = losses.reconstruction_weights(mask, band=1, edge_weight=1.0,
+                                          known_weight=2.0)
+  squared = np.square(prediction - target).mean(-1, keepdims=True)
+  expected = (np.asarray(weights) * squared).sum((1, 2, 3)) / np.asarray(
+      weights).sum((1, 2, 3))
+  np.testing.assert_allclose(losses.weighted_mse(prediction, target, weights),
+                             expected, rtol=1e-5)
