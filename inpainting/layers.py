@@ -310,12 +310,11 @@ adjoint_conv_transpose.defvjp(_adjoint_conv_transpose_fwd,
                               _adjoint_conv_transpose_bwd)
 
 
-class _Layer(nn.Module):
-  """Parameters laid out exactly as the stock Flax convolution's.
+class _Stride2(nn.Module):
+  """The stock layers' arguments that the models pass; stride 2, 'SAME' only.
 
-  The constructor takes the stock layer's arguments that the models use, so
-  either can be passed to a model as its `conv` / `conv_transpose`; strides
-  and padding other than 2 and 'SAME' are refused.
+  So that a layer here can be passed to a model as its `conv` /
+  `conv_transpose` in place of Flax's.
   """
   features: int
   kernel_size: Sequence[int]
@@ -323,13 +322,8 @@ class _Layer(nn.Module):
   padding: str = 'SAME'
   use_bias: bool = True
   dtype: Any = None
-  param_dtype: Any = jnp.float32
 
-  def _compute(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
-    raise NotImplementedError
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def _check_stride_and_padding(self) -> None:
     strides = ((self.strides,) * 2 if isinstance(self.strides, int)
                else tuple(self.strides))
     if strides != (_STRIDE, _STRIDE) or self.padding != 'SAME':
@@ -337,6 +331,18 @@ class _Layer(nn.Module):
           f'{type(self).__name__} computes stride {_STRIDE} with \'SAME\' '
           f'padding only, not strides={self.strides!r}, '
           f'padding={self.padding!r}.')
+
+
+class _Layer(_Stride2):
+  """Parameters laid out exactly as the stock Flax convolution's."""
+  param_dtype: Any = jnp.float32
+
+  def _compute(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    raise NotImplementedError
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    self._check_stride_and_padding()
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
                         (*self.kernel_size, x.shape[-1], self.features),
                         self.param_dtype)
@@ -378,7 +384,7 @@ class AdjointConvTranspose(_Layer):
     return adjoint_conv_transpose(x, kernel)
 
 
-class ResizeConv(nn.Module):
+class ResizeConv(_Stride2):
   """2x upsampling then a stride-1 'SAME' convolution (resize-convolution).
 
   The output shape of a stride-2 transposed convolution without its
@@ -390,22 +396,11 @@ class ResizeConv(nn.Module):
   stride-1 convolution, under 'conv'. Stride-1 convolutions are fast on
   every backend: the stock layer serves.
   """
-  features: int
-  kernel_size: Sequence[int]
-  strides: int | Sequence[int] = _STRIDE
-  padding: str = 'SAME'
-  use_bias: bool = True
-  dtype: Any = None
   method: str = 'nearest'  # or 'bilinear' (jax.image.resize)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    strides = ((self.strides,) * 2 if isinstance(self.strides, int)
-               else tuple(self.strides))
-    if strides != (_STRIDE, _STRIDE) or self.padding != 'SAME':
-      raise ValueError(f'ResizeConv upsamples by {_STRIDE} with \'SAME\' '
-                       f'padding only, not strides={self.strides!r}, '
-                       f'padding={self.padding!r}.')
+    self._check_stride_and_padding()
     b, h, w, c = x.shape
     x = jax.image.resize(x, (b, _STRIDE * h, _STRIDE * w, c), self.method)
     return nn.Conv(self.features, self.kernel_size, strides=1, padding='SAME',

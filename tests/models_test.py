@@ -375,7 +375,7 @@ def test_resize_conv_is_upsampling_then_a_stride_1_convolution(method):
       up, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   np.testing.assert_allclose(y, expected + variables['params']['conv']['bias'],
                              rtol=1e-5, atol=1e-5)
-  with pytest.raises(ValueError, match='upsamples by 2'):
+  with pytest.raises(ValueError, match="stride 2 with 'SAME' padding only"):
     layers.ResizeConv(5, (3, 3), strides=1).init(jax.random.key(1), x)
 
 

@@ -13,9 +13,9 @@ Prints one Markdown table for the devices present:
   global batch of --batch_size, the median over --steps steps after
   --warmup steps (random batches already on the devices: the model alone);
 - inference images/s at --inference_batch_size, one device, median:
-  inpainting (jitted `state.inpaint`, the generator computed over the
+  inpainting (jitted `inference.inpaint`, the generator computed over the
   hole's box only) and, alternating with it, the generator's whole output
-  (`state.predict`);
+  (`inference.predict`);
 - input pipeline images/s: the training stream of the config's dataset
   (read, shuffle, parse, decode, mask, caption draw, batch), the throughput
   over --pipeline_batches batches, median of 5 rounds (the dataset is built
@@ -176,8 +176,8 @@ def measure_training(config) -> dict[str, float]:
 def measure_inference(config) -> dict[str, float]:
   """Median images/s of inpainting and of the whole generator, one device.
 
-  'inpaint' is `state.inpaint`, which computes the generator only over the
-  hole's box (what filling holes costs); 'whole' is `state.predict` of the
+  'inpaint' is `inference.inpaint`, which computes the generator only over the
+  hole's box (what filling holes costs); 'whole' is `inference.predict` of the
   whole image. The two alternate, one batch each, --inference_steps times.
   """
   n = FLAGS.inference_batch_size

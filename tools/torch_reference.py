@@ -112,7 +112,7 @@ class Critic(nn.Module):
 
 
 class TrainStep:
-  """One critic update, then one generator update, like train.train_step."""
+  """One critic update, then one generator update, like train_step.train_step."""
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
