@@ -20,10 +20,6 @@ from inpainting import masks
 from inpainting import models
 from inpainting import state as state_lib
 
-# The inputs the generator reads from a batch.
-INPUT_KEYS = ('image', 'mask', 'embedding')
-
-
 def restore(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
             step: int | None = None) -> state_lib.GANState:
   """The state of a run's checkpoint at `step` (the latest if None).
@@ -116,6 +112,6 @@ def fill(state: state_lib.GANState, batch: dict[str, np.ndarray],
     [B, H, W, 3] float32 numpy, in [-1, 1].
   """
   return np.asarray(_compiled_inpaint(
-      state, {k: batch[k] for k in INPUT_KEYS},
+      state, {k: batch[k] for k in state_lib.INPUT_KEYS},
       config=ml_collections.FrozenConfigDict(config),
       box=masks.hole_box(batch['mask'])))

@@ -27,10 +27,9 @@ import tensorflow_datasets as tfds
 
 from inpainting import datasets  # registers the builders
 from inpainting import masks
+from inpainting import state as state_lib
 from inpainting import text_encoder
 
-# Keys that travel to the accelerators; the rest stay on the host.
-DEVICE_KEYS = ('image', 'mask', 'embedding')
 
 
 def _builder_kwargs(config: ml_collections.ConfigDict) -> dict:
@@ -400,4 +399,4 @@ def _with_shuffled_captions(ds: tf.data.Dataset) -> tf.data.Dataset:
 def device_batches(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
   """Numpy batches with only the keys the devices need."""
   for batch in tfds.as_numpy(ds):
-    yield {k: batch[k] for k in DEVICE_KEYS}
+    yield {k: batch[k] for k in state_lib.INPUT_KEYS}

@@ -20,6 +20,10 @@ from inpainting import masks
 from inpainting import models
 from inpainting import text_encoder
 
+# What the models read from a batch (the input pipeline sends only these to
+# the devices; `example_batch` builds them).
+INPUT_KEYS = ('image', 'mask', 'embedding')
+
 # XLA's RngBitGenerator: compiles in a fraction of threefry's time on CPU
 # (initialising the seed's networks: ~2 s instead of ~6-10 s).
 RNG_IMPL = 'rbg'
