@@ -93,6 +93,16 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # How it conditions the critic: 'concat' (the seed) or 'projection'
   # (models.CRITIC_CONDITIONING).
   config.model.critic_conditioning = 'concat'
+  # What the critic scores (models.CRITIC_VIEWS): 'global' (the whole image,
+  # the seed), 'local' (a critic_window-sided window around the hole),
+  # 'global_local' (both) or 'patch' (image and mask in, a logit per
+  # position of its last features; fewer critic_features, more positions).
+  config.model.critic_view = 'global'
+  config.model.critic_window = 48
+  # BatchNorm after the critic's convolutions from the second on (the
+  # seed), and/or spectral normalisation of its layers (SN-GAN, DeepFill v2).
+  config.model.critic_batch_norm = True
+  config.model.critic_spectral_norm = False
   config.model.batch_norm_momentum = 0.9
   # How the layers are computed; every choice has the same parameters and
   # computes the same function (inpainting/implementations.py). 'auto':
@@ -115,6 +125,14 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.loss.band = 4
   config.loss.edge_weight = 1.0
   config.loss.known_weight = 0.0
+  # The adversarial loss (losses.ADVERSARIAL_LOSSES): 'bce' (the seed's
+  # cross-entropy) or 'hinge'; r1_weight > 0 adds (r1_weight / 2) * |grad of
+  # D at real images|^2 to the critic's loss (Mescheder et al. 2018).
+  config.loss.adversarial = 'bce'
+  config.loss.r1_weight = 0.0
+  # L1 between the critic's features of the real image and of the composite,
+  # added to the generator's loss with this weight (0: off).
+  config.loss.feature_matching_weight = 0.0
 
   # One optimiser per network: clip_by_global_norm -> adam.
   config.optimizer = ml_collections.ConfigDict()
@@ -124,6 +142,8 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.b2 = 0.999
   config.optimizer.eps = 1e-8  # Adam's epsilon (optax's default)
   config.optimizer.grad_clip_norm = 1.0
+  # Critic updates per generator update, on the same batch (the seed: 1).
+  config.optimizer.critic_steps = 1
 
   # Probability of zeroing an example's caption embedding in a training step
   # (0 in the seed); lets one model also fill without captions.

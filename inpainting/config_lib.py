@@ -17,6 +17,7 @@ import ml_collections
 
 from inpainting import errors
 from inpainting import implementations
+from inpainting import losses
 from inpainting import models
 from inpainting.datasets import common
 
@@ -177,6 +178,26 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if model[name] not in known:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f'{sorted(known)}')
+  if model.critic_view not in models.CRITIC_VIEWS:
+    problems.append(f'config.model.critic_view={model.critic_view!r}: must '
+                    f'be one of {sorted(models.CRITIC_VIEWS)}')
+  elif model.critic_view in ('local', 'global_local'):
+    window = model.critic_window
+    if not 0 < window <= size:
+      problems.append(f'config.model.critic_window={window!r}: the local '
+                      f'critic\'s window must fit in the image (1 to {size})')
+    elif critic_ok and window % 2**len(model.critic_features):
+      problems.append(
+          f'config.model.critic_window={window}: '
+          f'{len(model.critic_features)} stride-2 layers '
+          f'(config.model.critic_features) need it divisible by '
+          f'{2**len(model.critic_features)}')
+  if config.loss.adversarial not in losses.ADVERSARIAL_LOSSES:
+    problems.append(f'config.loss.adversarial={config.loss.adversarial!r}: '
+                    f'must be one of {sorted(losses.ADVERSARIAL_LOSSES)}')
+  if config.optimizer.critic_steps < 1:
+    problems.append('config.optimizer.critic_steps='
+                    f'{config.optimizer.critic_steps!r}: must be >= 1')
   if model.upsampling not in implementations.UPSAMPLING:
     problems.append(f'config.model.upsampling={model.upsampling!r}: must be '
                     f'one of {implementations.UPSAMPLING}')
@@ -195,7 +216,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                     f'{model.batch_norm_momentum!r}: must be in [0, 1)')
 
   for name in ('reconstruction_weight', 'adversarial_weight', 'edge_weight',
-               'known_weight'):
+               'known_weight', 'r1_weight', 'feature_matching_weight'):
     if config.loss[name] < 0:
       problems.append(f'config.loss.{name}={config.loss[name]!r}: must be '
                       '>= 0')

@@ -76,18 +76,97 @@ def binary_cross_entropy(logits: jax.Array, label: float) -> jax.Array:
       logits, jnp.full_like(logits, label)).mean()
 
 
-def critic_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-  """BCE(D(real), real) + BCE(D(fake), fake)."""
-  return (binary_cross_entropy(real_logits, 1.0) +
-          binary_cross_entropy(fake_logits, 0.0))
+# The adversarial losses (loss.adversarial), each as the critic's per-logit
+# loss for a real and for a fake input, and the generator's for a fake one.
+ADVERSARIAL_LOSSES = {
+    # The seed's cross-entropy: -log D(real) - log(1 - D(fake)); the
+    # generator's -log D(fake) is the non-saturating form.
+    'bce': (lambda x: jax.nn.softplus(-x), jax.nn.softplus,
+            lambda x: jax.nn.softplus(-x)),
+    # Hinge (Lim and Ye 2017; SN-GAN, DeepFill v2): the critic stops pushing
+    # logits beyond a margin of 1; the generator raises D(fake).
+    'hinge': (lambda x: jax.nn.relu(1.0 - x), lambda x: jax.nn.relu(1.0 + x),
+              lambda x: -x),
+}
+
+
+def _weighted_mean(values: jax.Array, weights: jax.Array | None) -> jax.Array:
+  if weights is None:
+    return values.mean()
+  return (values * weights).sum() / jnp.maximum(weights.sum(), 1e-8)
+
+
+def critic_loss(real_logits: jax.Array, fake_logits: jax.Array, *,
+                kind: str = 'bce',
+                fake_weights: jax.Array | None = None) -> jax.Array:
+  """The critic's loss: real inputs scored real, fakes fake.
+
+  Args:
+    real_logits, fake_logits: [B] or [B, h, w] (a patch critic's).
+    kind: a key of ADVERSARIAL_LOSSES; 'bce' is
+      BCE(D(real), real) + BCE(D(fake), fake).
+    fake_weights: the hole's share of each fake logit's patch, as
+      `fake_logits` (models.patch_weights); where it is below 1 the rest is
+      real pixels of the composite and is scored as real, as LaMa does.
+      None: every fake logit is wholly fake.
+
+  Returns:
+    A scalar.
+  """
+  real_loss, fake_loss, _ = ADVERSARIAL_LOSSES[kind]
+  fake = fake_loss(fake_logits)
+  if fake_weights is not None:
+    fake = fake_weights * fake + (1.0 - fake_weights) * real_loss(fake_logits)
+  return real_loss(real_logits).mean() + fake.mean()
+
+
+def adversarial_loss(fake_logits: jax.Array, *, kind: str = 'bce',
+                     fake_weights: jax.Array | None = None) -> jax.Array:
+  """The generator's adversarial loss: its fakes scored real.
+
+  With `fake_weights` (a patch critic's) the mean is over the hole's share
+  of each position: positions of known pixels only carry no gradient to
+  the fill anyway.
+  """
+  return _weighted_mean(ADVERSARIAL_LOSSES[kind][2](fake_logits),
+                        fake_weights)
+
+
+def r1_penalty(input_gradients: jax.Array) -> jax.Array:
+  """Mean over examples of |d sum(D(real)) / d real|^2 (Mescheder et al. 2018).
+
+  The loss adds `r1_weight / 2` times it: it keeps the critic's surface
+  flat around real images, which keeps its gradients to the generator
+  informative rather than steep.
+
+  Args:
+    input_gradients: [B, H, W, C], the gradient of the critic's summed
+      logits with respect to the real images.
+  """
+  return jnp.square(input_gradients).sum(axis=(1, 2, 3)).mean()
+
+
+def feature_matching(real_features: list[jax.Array],
+                     fake_features: list[jax.Array]) -> jax.Array:
+  """Mean over the critic's blocks of the mean |real - fake| features.
+
+  (Salimans et al. 2016; pix2pixHD): the fill should make the critic's
+  intermediate features of the composite those of the real image. No
+  pretrained network is needed.
+  """
+  return sum(jnp.abs(r.astype(jnp.float32) - f.astype(jnp.float32)).mean()
+             for r, f in zip(real_features, fake_features)) / len(
+                 real_features)
 
 
 def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
                    fake_logits: jax.Array, *, reconstruction_weight: float,
                    adversarial_weight: float,
-                   pixel_weights: jax.Array | None = None
+                   pixel_weights: jax.Array | None = None,
+                   kind: str = 'bce',
+                   fake_weights: jax.Array | None = None,
                    ) -> tuple[jax.Array, dict]:
-  """`w_rec * MSE(hole) + w_adv * BCE(D(fake), real)`.
+  """`w_rec * MSE(hole) + w_adv * adversarial` (the seed: BCE(D(fake), real)).
 
   Args:
     prediction, target, mask: [B, H, W, C], [B, H, W, C], [B, H, W, 1].
@@ -95,6 +174,7 @@ def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
     reconstruction_weight, adversarial_weight: the two terms' weights.
     pixel_weights: [B, H, W, 1] weights of the reconstruction term
       (`reconstruction_weights`); None: the hole's plain MSE (the seed).
+    kind, fake_weights: of the adversarial term (`adversarial_loss`).
 
   Returns:
     (loss, {'mse': hole MSE, 'adversarial': ...}) as scalars.
@@ -102,7 +182,8 @@ def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
   mse = hole_mse(prediction, target, mask).mean()
   reconstruction = mse if pixel_weights is None else weighted_mse(
       prediction, target, pixel_weights).mean()
-  adversarial = binary_cross_entropy(fake_logits, 1.0)
+  adversarial = adversarial_loss(fake_logits, kind=kind,
+                                 fake_weights=fake_weights)
   loss = reconstruction_weight * reconstruction + (
       adversarial_weight * adversarial)
   return loss, {'mse': mse, 'adversarial': adversarial}

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
+from jax import lax
 import jax.numpy as jnp
 import ml_collections
 
@@ -113,12 +114,16 @@ class _ConvBlocks(nn.Module):
   """Stride-2 conv -> [BatchNorm] -> activation, repeated; returns each output.
 
   Convolutions followed by BatchNorm have no bias (BatchNorm's own offset
-  takes its place).
+  takes its place). With `spectral_norm` every convolution's kernel is
+  divided by its largest singular value (Miyato et al. 2018; the power
+  iteration's vector lives in `batch_stats`).
   """
   features: Sequence[int]
   kernel_size: int = 5
   activation: str = 'relu'
   batch_norm_first: bool = True
+  batch_norm: bool = True  # False: no normalisation at all
+  spectral_norm: bool = False
   film: bool = False  # FiLM from the embedding after each normalisation
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
@@ -130,11 +135,13 @@ class _ConvBlocks(nn.Module):
     act = activation_fn(self.activation)
     outputs = []
     for i, features in enumerate(self.features):
-      batch_norm = i > 0 or self.batch_norm_first
+      batch_norm = self.batch_norm and (i > 0 or self.batch_norm_first)
       # A bias before BatchNorm is cancelled by its mean: leave it out.
-      x = self.conv(features, (self.kernel_size,) * 2, strides=2,
-                    padding='SAME', use_bias=not batch_norm, dtype=self.dtype,
-                    name=f'conv{i}')(x)
+      conv = self.conv(features, (self.kernel_size,) * 2, strides=2,
+                       padding='SAME', use_bias=not batch_norm,
+                       dtype=self.dtype, name=f'conv{i}')
+      x = _apply(conv, x, spectral_norm=self.spectral_norm, train=train,
+                 name=f'spectral_norm{i}')
       if batch_norm:
         x = self.norm(use_running_average=not train, dtype=self.dtype,
                       name=f'bn{i}')(x)
@@ -143,6 +150,19 @@ class _ConvBlocks(nn.Module):
       x = act(x)
       outputs.append(x)
     return outputs
+
+
+def _apply(layer: nn.Module, x: jax.Array, *, spectral_norm: bool,
+           train: bool, name: str) -> jax.Array:
+  """layer(x), its weights spectrally normalised if asked.
+
+  The layer's parameters keep their names and shapes either way (flax's
+  SpectralNorm transforms them as they are read), so a checkpoint's
+  `params` tree does not depend on the choice.
+  """
+  if not spectral_norm:
+    return layer(x)
+  return nn.SpectralNorm(layer, name=name)(x, update_stats=train)
 
 
 class Encoder(_ConvBlocks):
@@ -356,53 +376,161 @@ class Generator(nn.Module):
                              embedding=embedding)
 
 
+# What the critic looks at (model.critic_view):
+CRITIC_VIEWS = {
+    'global': 'the whole composite image, one logit (the seed)',
+    # The context encoder's critic: the hole and a margin of border.
+    'local': 'a critic_window-sided window centred on the hole',
+    # Iizuka et al. 2017: a global and a local critic. Their logits are
+    # summed, which is their features concatenated before one linear layer.
+    'global_local': 'a global and a local critic, logits summed',
+    # DeepFill v2's SN-PatchGAN, LaMa: the image and the mask, a logit at
+    # every position of the last feature map.
+    'patch': 'image and mask in, a logit per position of the last features',
+}
+
+
+def local_window(x: jax.Array, mask: jax.Array, size: int) -> jax.Array:
+  """The size x size window of `x` centred on each example's hole.
+
+  The centre is that of the hole's bounding box (the image's if the mask is
+  empty), moved inwards where the window would leave the image.
+
+  Args:
+    x: [B, H, W, C].
+    mask: [B, H, W, 1], 1 in the hole.
+    size: the window's side, at most H and W.
+
+  Returns:
+    [B, size, size, C].
+  """
+  def centre(hole: jax.Array) -> jax.Array:  # [B, N] -> [B]
+    n = hole.shape[1]
+    index = jnp.arange(n)
+    first = jnp.min(jnp.where(hole > 0, index, n), axis=1)
+    last = jnp.max(jnp.where(hole > 0, index, -1), axis=1)
+    return (first + last + 1) // 2
+
+  height, width = x.shape[1:3]
+  top = jnp.clip(centre(mask.max(axis=(2, 3))) - size // 2, 0, height - size)
+  left = jnp.clip(centre(mask.max(axis=(1, 3))) - size // 2, 0, width - size)
+  crop = lambda image, t, l: lax.dynamic_slice(
+      image, (t, l, 0), (size, size, image.shape[-1]))
+  return jax.vmap(crop)(x, top, left)
+
+
+def patch_weights(mask: jax.Array, shape: Sequence[int]) -> jax.Array:
+  """The hole's share of each patch critic position: [B, h, w] in [0, 1].
+
+  Args:
+    mask: [B, H, W, 1], 1 in the hole.
+    shape: (h, w), the critic's map; H and W multiples of them.
+  """
+  b, height, width, _ = mask.shape
+  h, w = shape
+  return mask.reshape(b, h, height // h, w, width // w).mean(axis=(2, 4))
+
+
 class Critic(nn.Module):
-  """Caption-conditioned critic on whole 64x64 images -> one logit each."""
+  """Caption-conditioned critic -> logits, high for real.
+
+  The seed's critic scores the whole image with one logit; `view` chooses
+  another (CRITIC_VIEWS). Every view's network is the seed's: stride-2
+  convolutions (`features`), BatchNorm from the second on (or none), a
+  caption-conditioned head.
+  """
   features: Sequence[int] = (64, 128, 256, 256)
   kernel_size: int = 5
   activation: str = 'relu'
   use_captions: bool = True
   caption_features: int = 256
   caption_conditioning: str = 'concat'  # CRITIC_CONDITIONING
+  view: str = 'global'  # CRITIC_VIEWS
+  window: int = 48  # the local view's side (the 32x32 hole and 8 pixels)
+  batch_norm: bool = True
+  spectral_norm: bool = False
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, image: jax.Array, embedding: jax.Array | None, *,
-               train: bool) -> jax.Array:
+  def __call__(self, image: jax.Array, mask: jax.Array,
+               embedding: jax.Array | None, *, train: bool,
+               return_features: bool = False):
     """Scores images.
 
     Args:
       image: [B, H, W, 3], a real image or a composite.
+      mask: [B, H, W, 1], 1 in the hole (what the composite filled).
       embedding: [B, E] caption embeddings (unused without captions).
       train: batch statistics (True) or running averages (False).
+      return_features: also return every convolution block's output (for
+        feature matching).
 
     Returns:
-      [B] logits, high for real.
+      logits: [B], or [B, h, w] for the patch view (the last features'
+      positions); with `return_features`, (logits, [feature maps]).
     """
-    x = _ConvBlocks(self.features, kernel_size=self.kernel_size,
-                    activation=self.activation, batch_norm_first=False,
-                    conv=self.conv, norm=self.norm, dtype=self.dtype,
-                    name='features')(image, train=train)[-1]
+    if self.view not in CRITIC_VIEWS:
+      raise ValueError(f'Unknown critic view {self.view!r}; expected one of '
+                       f'{sorted(CRITIC_VIEWS)}.')
     if self.caption_conditioning not in CRITIC_CONDITIONING:
       raise ValueError(f'Unknown critic caption_conditioning '
                        f'{self.caption_conditioning!r}; expected one of '
                        f'{sorted(CRITIC_CONDITIONING)}.')
+    branches = {
+        'global': [('', image)],
+        'local': [('', None)],
+        'global_local': [('', image), ('local_', None)],
+        'patch': [('', jnp.concatenate([image, mask.astype(image.dtype)],
+                                       axis=-1))],
+    }[self.view]
+    logits, all_features = 0.0, []
+    for prefix, x in branches:
+      if x is None:
+        x = local_window(image, mask, self.window)
+      features = _ConvBlocks(
+          self.features, kernel_size=self.kernel_size,
+          activation=self.activation, batch_norm_first=False,
+          batch_norm=self.batch_norm, spectral_norm=self.spectral_norm,
+          conv=self.conv, norm=self.norm, dtype=self.dtype,
+          name=f'{prefix}features')(x, train=train)
+      all_features += features
+      logits = logits + self._head(features[-1], embedding, train=train,
+                                   prefix=prefix)
+    logits = logits.astype(jnp.float32)
+    return (logits, all_features) if return_features else logits
+
+  def _head(self, x: jax.Array, embedding: jax.Array | None, *, train: bool,
+            prefix: str) -> jax.Array:
+    """Last features -> logits, caption-conditioned (CRITIC_CONDITIONING).
+
+    A logit at every position ([B, h, w]) for the patch view, else one from
+    the flattened map ([B]). Called from `__call__`, whose scope holds the
+    layers (the seed's critic: `caption`, `logit`, `projection`).
+    """
     how = self.caption_conditioning if self.use_captions else None
+    per_position = self.view == 'patch'
     features = x
     if how == 'concat':
       caption = CaptionProjection(self.caption_features, dtype=self.dtype,
-                                  name='caption')(embedding, *x.shape[1:3])
+                                  name=f'{prefix}caption')(embedding,
+                                                           *x.shape[1:3])
       x = jnp.concatenate([x, caption.astype(x.dtype)], axis=-1)
-    logits = nn.Dense(1, dtype=self.dtype, name='logit')(
-        x.reshape(x.shape[0], -1))[:, 0]
+    if not per_position:
+      x = x.reshape(x.shape[0], -1)
+    logits = _apply(nn.Dense(1, dtype=self.dtype, name=f'{prefix}logit'), x,
+                    spectral_norm=self.spectral_norm, train=train,
+                    name=f'{prefix}spectral_norm_logit')[..., 0]
     if how == 'projection':
-      pooled = features.mean(axis=(1, 2))  # [B, C]
-      projected = nn.Dense(pooled.shape[-1], use_bias=False, dtype=self.dtype,
-                           name='projection')(embedding)
-      logits = logits + jnp.sum(projected.astype(pooled.dtype) * pooled, -1)
-    return logits.astype(jnp.float32)
+      projected = nn.Dense(features.shape[-1], use_bias=False,
+                           dtype=self.dtype, name=f'{prefix}projection')(
+                               embedding).astype(features.dtype)
+      if per_position:  # <V e, features> at every position
+        logits = logits + jnp.einsum('bhwc,bc->bhw', features, projected)
+      else:  # <V e, spatially averaged features>
+        logits = logits + jnp.sum(projected * features.mean(axis=(1, 2)), -1)
+    return logits
 
 
 def _shared_fields(model: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -443,5 +571,9 @@ def critic_from_config(model: ml_collections.ConfigDict,
   return Critic(features=tuple(model.critic_features),
                 activation=model.critic_activation,
                 caption_conditioning=model.critic_conditioning,
+                view=model.critic_view,
+                window=model.critic_window,
+                batch_norm=model.critic_batch_norm,
+                spectral_norm=model.critic_spectral_norm,
                 conv=blocks.conv,
                 norm=blocks.norm, **_shared_fields(model))

@@ -105,7 +105,7 @@ def create_train_state(config: ml_collections.ConfigDict,
   g_vars = jax.jit(functools.partial(generator.init, train=False))(
       g_rng, image, mask, embedding)
   c_vars = jax.jit(functools.partial(critic.init, train=False))(
-      c_rng, image, embedding)
+      c_rng, image, mask, embedding)
   opt = config.optimizer
   return GANState(
       generator=TrainState.create(

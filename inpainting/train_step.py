@@ -68,22 +68,43 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       generate, state.generator.params, has_aux=True)
   fake = masks.composite(image, prediction, mask)
 
-  def critic_loss_fn(params):
-    batch_stats = state.critic.batch_stats
-    logits = {}
-    for name, x in (('real', image), ('fake', lax.stop_gradient(fake))):
-      logits[name], updates = critic.apply(
-          {'params': params, 'batch_stats': batch_stats}, x, embedding,
-          train=True, mutable=['batch_stats'])
-      batch_stats = updates['batch_stats']
-    return losses.critic_loss(logits['real'], logits['fake']), (batch_stats,
-                                                                logits)
+  adversarial = config.loss.adversarial
+  r1_weight = config.loss.r1_weight
 
-  (c_loss, (c_batch_stats, logits)), c_grads = jax.value_and_grad(
-      critic_loss_fn, has_aux=True)(state.critic.params)
-  c_grads = lax.pmean(c_grads, AXIS)
-  new_critic = state.critic.apply_gradients(
-      grads=c_grads, batch_stats=lax.pmean(c_batch_stats, AXIS))
+  def apply_critic(variables, x, **kwargs):
+    return critic.apply(variables, x, mask, embedding, train=True,
+                        mutable=['batch_stats'], **kwargs)
+
+  def critic_loss_fn(params, batch_stats):
+    def summed_real_logits(x):
+      logits, updates = apply_critic(
+          {'params': params, 'batch_stats': batch_stats}, x)
+      return logits.sum(), (logits, updates['batch_stats'])
+
+    if r1_weight > 0:
+      input_grads, (real_logits, stats) = jax.grad(
+          summed_real_logits, has_aux=True)(image)
+      r1 = losses.r1_penalty(input_grads)
+    else:
+      _, (real_logits, stats) = summed_real_logits(image)
+      r1 = jnp.zeros(())
+    fake_logits, updates = apply_critic(
+        {'params': params, 'batch_stats': stats}, lax.stop_gradient(fake))
+    weights = _patch_weights(mask, fake_logits)
+    loss = losses.critic_loss(real_logits, fake_logits, kind=adversarial,
+                              fake_weights=weights)
+    return loss + 0.5 * r1_weight * r1, (updates['batch_stats'], real_logits,
+                                         fake_logits, r1)
+
+  # optimizer.critic_steps updates on this batch, then one of the generator.
+  new_critic = state.critic
+  for _ in range(config.optimizer.critic_steps):
+    (c_loss, (c_batch_stats, real_logits, fake_logits, r1)), c_grads = (
+        jax.value_and_grad(critic_loss_fn, has_aux=True)(
+            new_critic.params, new_critic.batch_stats))
+    c_grads = lax.pmean(c_grads, AXIS)
+    new_critic = new_critic.apply_gradients(
+        grads=c_grads, batch_stats=lax.pmean(c_batch_stats, AXIS))
 
   weighting = config.loss
   pixel_weights = None  # the seed: the hole's plain MSE
@@ -91,19 +112,29 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
     pixel_weights = losses.reconstruction_weights(
         mask, band=weighting.band, edge_weight=weighting.edge_weight,
         known_weight=weighting.known_weight)
+  critic_variables = {'params': new_critic.params,
+                      'batch_stats': new_critic.batch_stats}
+  feature_matching_weight = config.loss.feature_matching_weight
 
   def generator_loss_fn(prediction):
     # The critic's statistics are its own business: this pass does not
     # update them.
-    fake_logits, _ = critic.apply(
-        {'params': new_critic.params, 'batch_stats': new_critic.batch_stats},
-        masks.composite(image, prediction, mask), embedding, train=True,
-        mutable=['batch_stats'])
-    return losses.generator_loss(
+    (fake_logits, fake_features), _ = apply_critic(
+        critic_variables, masks.composite(image, prediction, mask),
+        return_features=True)
+    loss, parts = losses.generator_loss(
         prediction, image, mask, fake_logits,
         reconstruction_weight=config.loss.reconstruction_weight,
         adversarial_weight=config.loss.adversarial_weight,
-        pixel_weights=pixel_weights)
+        pixel_weights=pixel_weights, kind=adversarial,
+        fake_weights=_patch_weights(mask, fake_logits))
+    if feature_matching_weight > 0:
+      (_, real_features), _ = apply_critic(critic_variables, image,
+                                           return_features=True)
+      parts['feature_matching'] = losses.feature_matching(
+          lax.stop_gradient(real_features), fake_features)
+      loss = loss + feature_matching_weight * parts['feature_matching']
+    return loss, parts
 
   (g_loss, g_parts), d_prediction = jax.value_and_grad(
       generator_loss_fn, has_aux=True)(prediction)
@@ -118,13 +149,24 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       'hole_mse': g_parts['mse'] / 4.0,
       'adversarial_loss': g_parts['adversarial'],
       'critic_loss': c_loss,
-      'critic_real_prob': jax.nn.sigmoid(logits['real']).mean(),
-      'critic_fake_prob': jax.nn.sigmoid(logits['fake']).mean(),
+      'critic_real_prob': jax.nn.sigmoid(real_logits).mean(),
+      'critic_fake_prob': jax.nn.sigmoid(fake_logits).mean(),
       'generator_grad_norm': optax.tree.norm(g_grads),
       'critic_grad_norm': optax.tree.norm(c_grads),
   }
+  if r1_weight > 0:
+    metrics['r1'] = r1
+  if 'feature_matching' in g_parts:
+    metrics['feature_matching'] = g_parts['feature_matching']
   metrics = lax.pmean(metrics, AXIS)
   return state.replace(generator=new_generator, critic=new_critic), metrics
+
+
+def _patch_weights(mask: jax.Array, logits: jax.Array) -> jax.Array | None:
+  """A patch critic's fake weights (its logits are [b, h, w]), else None."""
+  if logits.ndim != 3:
+    return None
+  return models.patch_weights(mask, logits.shape[1:])
 
 
 def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:

@@ -66,9 +66,10 @@ def test_generator_shapes_and_parameter_count():
 def test_critic_shapes_and_parameter_count():
   config = caption_gan.get_config()
   critic = models.critic_from_config(config.model)
-  image, _, embedding = _inputs(3)
-  variables = critic.init(jax.random.key(0), image, embedding, train=False)
-  logits = critic.apply(variables, image, embedding, train=False)
+  image, mask, embedding = _inputs(3)
+  variables = critic.init(jax.random.key(0), image, mask, embedding,
+                          train=False)
+  logits = critic.apply(variables, image, mask, embedding, train=False)
   assert logits.shape == (3,)
   bn = lambda c: 2 * c
   expected = (_conv(5, 3, 64) + _conv(5, 64, 128, False) + bn(128) +
@@ -88,7 +89,8 @@ def test_without_captions_has_no_caption_parameters():
                           train=False)['params']
   assert 'caption' not in params
   critic = models.critic_from_config(config.model)
-  params = critic.init(jax.random.key(0), image, None, train=False)['params']
+  params = critic.init(jax.random.key(0), image, mask, None,
+                       train=False)['params']
   assert 'caption' not in params
   assert params['logit']['kernel'].shape == (4 * 4 * 256, 1)
 
@@ -192,8 +194,7 @@ def test_modules_built_by_hand_compute_what_the_config_builds(train):
   image, mask, embedding = _inputs()
   mutable = ['batch_stats'] if train else False
   for ours, theirs, args in zip(from_config, by_hand,
-                                ((image, mask, embedding),
-                                 (image, embedding))):
+                                ((image, mask, embedding),) * 2):
     # So the comparison is between different layers: the fast forms on CPU.
     assert (ours.conv, theirs.conv) == (layers.AdjointConv, nn.Conv)
     variables = theirs.init(jax.random.key(0), *args, train=False)
@@ -332,8 +333,9 @@ def test_projection_critic_adds_the_inner_product():
   config = tiny.get_config()
   config.model.critic_conditioning = 'projection'
   critic = models.critic_from_config(config.model)
-  image, _, embedding = _inputs(3)
-  variables = critic.init(jax.random.key(0), image, embedding, train=False)
+  image, mask, embedding = _inputs(3)
+  variables = critic.init(jax.random.key(0), image, mask, embedding,
+                          train=False)
   variables = jax.tree.map(  # non-trivial statistics and weights
       lambda x: x + 0.1 * jax.random.normal(jax.random.key(1), x.shape),
       variables)
@@ -341,15 +343,15 @@ def test_projection_critic_adds_the_inner_product():
   assert 'caption' not in params
   channels = config.model.critic_features[-1]
   assert params['projection']['kernel'].shape == (E, channels)
-  logits, state = critic.apply(variables, image, embedding, train=False,
-                               capture_intermediates=True)
+  logits, state = critic.apply(variables, image, mask, embedding,
+                               train=False, capture_intermediates=True)
   features = state['intermediates']['features']['__call__'][0][-1]
   config.model.use_captions = False
   plain = models.critic_from_config(config.model)
   plain_variables = {'params': {k: v for k, v in params.items()
                                 if k != 'projection'},
                      'batch_stats': variables['batch_stats']}
-  without = plain.apply(plain_variables, image, None, train=False)
+  without = plain.apply(plain_variables, image, mask, None, train=False)
   pooled = np.asarray(features).mean(axis=(1, 2))
   projected = np.asarray(embedding) @ np.asarray(params['projection']['kernel'])
   np.testing.assert_allclose(logits - without,

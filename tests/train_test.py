@@ -73,7 +73,14 @@ VARIANTS = {
     'model.critic_conditioning': 'projection', 'model.upsampling': 'nearest',
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
     'caption_dropout': 0.5,
+    'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
+    'model.critic_batch_norm': False, 'loss.adversarial': 'hinge',
+    'loss.r1_weight': 1.0, 'loss.feature_matching_weight': 1.0,
+    'optimizer.critic_steps': 2,
 }
+# The critic views with BatchNorm, beside the seed's.
+CRITIC_VIEWS = {'model.critic_view': 'global_local',
+                'model.critic_window': 32}
 
 
 def _set(config, fields):
@@ -85,7 +92,8 @@ def _set(config, fields):
     group[name] = value
 
 
-@pytest.mark.parametrize('variants', [{}, VARIANTS], ids=['seed', 'variants'])
+@pytest.mark.parametrize('variants', [{}, VARIANTS, CRITIC_VIEWS],
+                         ids=['seed', 'variants', 'global_local'])
 def test_two_devices_equal_one_device_with_the_same_global_batch(tiny_config,
                                                                  variants):
   _set(tiny_config, variants)
