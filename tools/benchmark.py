@@ -22,13 +22,22 @@ Prints one Markdown table for the devices present:
   first if needed; e.g. `--config=configs/caption_gan.py:tiny_imagenet
   --config.dataset.manual_dir=DIR` for Tiny ImageNet);
 - --notraining, --noinference, --nopipeline leave a row out;
-- peak resident memory of the process after compiling and warming up the
-  training step (ru_maxrss, before PyTorch loads);
+- peak resident memory of the process that ran the training step;
 - with --compare_conv_impls (--compare_dtypes, --compare_batch_norm_impls),
   the training step with other convolution implementations (computation
-  dtypes, BatchNorm implementations), and with
-  --torch, the same step in PyTorch (tools/torch_reference.py), timed in
-  alternating rounds with ours, so all see the same machine load.
+  dtypes, BatchNorm implementations), and with --torch, the same step in
+  PyTorch (tools/torch_reference.py), with the ratio of ours to it.
+
+Every training step compared (a "contender") is timed in a fresh process
+of its own, which holds only its own runtime: JAX and PyTorch in one
+process share and contend for threads, which made PyTorch look slower than
+it is. The contenders take turns, one process each per round, --rounds
+rounds, so that all see the same machine load over the run; each process
+compiles, warms up and times --steps steps, and reports their median. A
+contender's figure is the median over rounds of those, with the range over
+rounds beside it; the ratio to PyTorch is the ratio of the medians, with
+the range of the per-round ratios. The inference and pipeline rows run in
+a process of their own after them.
 
 Timings are medians of per-step wall times, so one slow step on a shared
 machine does not move them; compare implementations within one run or on
@@ -38,11 +47,14 @@ the same idle machine.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 from absl import flags
@@ -80,9 +92,12 @@ flags.DEFINE_list('compare_dtypes', [], 'Also time the training step with '
 flags.DEFINE_list('compare_batch_norm_impls', [], 'Also time the training '
                   'step with these model.batch_norm_impl values (e.g. '
                   'flax), alternating.')
-flags.DEFINE_integer('rounds', 5, 'Alternating rounds, with --torch or '
-                     'a --compare_* flag.')
+flags.DEFINE_integer('rounds', 3, 'Rounds: each contender\'s training '
+                     'step is timed once a round, in a fresh process.')
 flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
+flags.DEFINE_string('contender', None, 'Internal: time only this training '
+                    'step in this process and print its figures as JSON (the '
+                    'benchmark runs itself so, once per contender a round).')
 
 
 def _time(fn) -> float:
@@ -137,40 +152,74 @@ def _variants() -> list[tuple[str, str]]:
            for impl in FLAGS.compare_batch_norm_impls])
 
 
-def measure_training(config) -> dict[str, float]:
-  """Compile seconds and median images/s of each compared training step.
+def _contenders() -> list[str]:
+  """'jax' (the config's step), 'jax:<field>=<value>' per --compare_*
+  value, and 'torch' with --torch."""
+  return (['jax'] + [f'jax:{field}={value}' for field, value in _variants()]
+          + (['torch'] if FLAGS.torch else []))
 
-  The config's own step is 'jax'; each --compare_* value adds
-  'jax:<field>=<value>' and --torch adds 'torch'.
-  With more than one, they run in alternating rounds, so that all see the
-  same machine load.
+
+def time_contender(config, name: str) -> dict[str, float]:
+  """Times one contender's training step in this process (--contender).
+
+  Returns:
+    {'compile_s' (JAX only), 'step_s': the median of --steps steps after
+    --warmup, 'peak_rss_gb': this process's peak resident memory,
+    'version': of the runtime}.
   """
-  def warmed_up(step):
-    for _ in range(FLAGS.warmup):
-      step()
-    return step
-
-  compile_s, jax_step = jax_training(config)
-  steps = {'jax': warmed_up(jax_step)}
-  # Before anything else allocates.
-  peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  for field, value in _variants():
-    other = config.copy_and_resolve_references()
-    other.model[field] = value
-    steps[f'jax:{field}={value}'] = warmed_up(jax_training(other)[1])
-  if FLAGS.torch:
-    steps['torch'] = warmed_up(torch_training(config))
-  times = {name: [] for name in steps}
-  rounds = FLAGS.rounds if len(steps) > 1 else 1
-  per_round = max(1, FLAGS.steps // rounds)
-  for _ in range(rounds):
-    for name, step in steps.items():
-      times[name] += [_time(step) for _ in range(per_round)]
-  result = {'compile_s': compile_s, 'peak_rss_gb': peak_rss_gb}
-  for name, seconds in times.items():
-    result[f'{name}_images_per_s'] = (config.batch_size /
-                                      statistics.median(seconds))
+  result = {}
+  if name == 'torch':
+    import torch  # pylint: disable=g-import-not-at-top
+    step = torch_training(config)
+    result['version'] = f'PyTorch {torch.__version__}'
+  else:
+    if name != 'jax':
+      field, value = name[len('jax:'):].split('=', 1)
+      config = config.copy_and_resolve_references()
+      config.model[field] = value
+    result['compile_s'], step = jax_training(config)
+    result['version'] = f'jax {jax.__version__}'
+  for _ in range(FLAGS.warmup):
+    step()
+  result['step_s'] = _median_time(step, FLAGS.steps)
+  result['peak_rss_gb'] = (
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
   return result
+
+
+def _run_contender(name: str) -> dict[str, float]:
+  """This script, run afresh for one contender; its JSON line, parsed."""
+  argv = [a for a in sys.argv[1:] if not a.startswith('--contender')]
+  command = [sys.executable, os.path.abspath(__file__), *argv,
+             f'--contender={name}']
+  result = subprocess.run(command, capture_output=True, text=True,
+                          check=False)
+  if result.returncode:
+    raise errors.UserError(
+        f'The benchmark of {name!r} failed (exit status '
+        f'{result.returncode}): {result.stderr.strip()[-2000:]}')
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_training(config) -> dict[str, dict]:
+  """Each contender timed in its own process, --rounds alternating rounds.
+
+  Returns:
+    {contender: {'images_per_s': [per round], 'compile_s': [...],
+    'peak_rss_gb': [...], 'version': ...}}.
+  """
+  del config  # each process reads it from the flags
+  results = {name: {'images_per_s': [], 'compile_s': [], 'peak_rss_gb': []}
+             for name in _contenders()}
+  for _ in range(FLAGS.rounds):
+    for name, result in results.items():
+      figures = _run_contender(name)
+      result['images_per_s'].append(FLAGS.batch_size / figures['step_s'])
+      result['peak_rss_gb'].append(figures['peak_rss_gb'])
+      if 'compile_s' in figures:
+        result['compile_s'].append(figures['compile_s'])
+      result['version'] = figures['version']
+  return results
 
 
 def measure_inference(config) -> dict[str, float]:
@@ -235,22 +284,42 @@ def _cpu_name() -> str:
   return platform.processor() or platform.machine()
 
 
+def _spread(values: list[float], fmt: str) -> str:
+  """'median (min-max)' of per-round figures, or the one figure."""
+  median = format(statistics.median(values), fmt)
+  if len(values) == 1:
+    return median
+  return f'{median} ({format(min(values), fmt)}-{format(max(values), fmt)})'
+
+
 def _training_rows(config) -> list[tuple[str, str]]:
-  training = measure_training(config)
-  rows = [('train step compile', f'{training["compile_s"]:.1f} s'),
-          (f'training, global batch {config.batch_size}',
-           f'{training["jax_images_per_s"]:.1f} images/s')]
-  for field, value in _variants():
-    rows.append((f'training, {field}={value}, same batch, alternating',
-                 f'{training[f"jax:{field}={value}_images_per_s"]:.1f} '
-                 'images/s'))
-  if FLAGS.torch:
-    import torch  # pylint: disable=g-import-not-at-top
-    rows.append((f'PyTorch {torch.__version__} reference, same model and '
-                 'batch, alternating',
-                 f'{training["torch_images_per_s"]:.1f} images/s'))
-  rows.append(('peak resident memory after training',
-               f'{training["peak_rss_gb"]:.2f} GB'))
+  results = measure_training(config)
+  ours = results['jax']
+  rounds = f'{FLAGS.rounds} rounds' if FLAGS.rounds > 1 else '1 round'
+  rows = [('train step compile', _spread(ours['compile_s'], '.1f') + ' s'),
+          (f'training, global batch {config.batch_size} (median over '
+           f'{rounds}, their range)',
+           _spread(ours['images_per_s'], '.1f') + ' images/s')]
+  for name, result in results.items():
+    if name.startswith('jax:'):
+      rows.append((f'training, {name[len("jax:"):]}, same batch',
+                   _spread(result['images_per_s'], '.1f') + ' images/s'))
+  if 'torch' in results:
+    theirs = results['torch']
+    rows.append((f'{theirs["version"]} reference, same model and batch',
+                 _spread(theirs['images_per_s'], '.1f') + ' images/s'))
+    ratios = [a / b for a, b in zip(ours['images_per_s'],
+                                    theirs['images_per_s'])]
+    ratio = (statistics.median(ours['images_per_s']) /
+             statistics.median(theirs['images_per_s']))
+    rows.append(('ours / PyTorch (ratio of medians; range of the rounds\' '
+                 'ratios)', f'{ratio:.2f}' + (
+                     f' ({min(ratios):.2f}-{max(ratios):.2f})'
+                     if len(ratios) > 1 else '')))
+    rows.append(('PyTorch peak resident memory',
+                 _spread(theirs['peak_rss_gb'], '.2f') + ' GB'))
+  rows.append(('peak resident memory (the training process)',
+               _spread(ours['peak_rss_gb'], '.2f') + ' GB'))
   return rows
 
 
@@ -261,6 +330,9 @@ def main(argv):
     config.batch_size = FLAGS.batch_size
   # The compile time is measured, not read from a cache.
   jax.config.update('jax_enable_compilation_cache', False)
+  if FLAGS.contender:
+    print(json.dumps(time_contender(config, FLAGS.contender)))
+    return
 
   rows = []
   if FLAGS.training:
