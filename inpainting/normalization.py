@@ -66,20 +66,32 @@ def _broadcast_channels_bwd(shape, like_v, cotangent):
 _broadcast_channels.defvjp(_broadcast_channels_fwd, _broadcast_channels_bwd)
 
 
-def batch_statistics(x: jax.Array, axis_name: str | None
+def batch_statistics(x: jax.Array, axis_name: str | None,
+                     shift: jax.Array | None = None
                      ) -> tuple[jax.Array, jax.Array]:
   """(mean, variance) per channel over all other axes (and devices), fp32.
 
   As `flax.linen.BatchNorm` computes them by default: var = E[x^2] -
-  E[x]^2, clipped at 0, the two means averaged over `axis_name` together.
+  E[x]^2, clipped at 0, the two means averaged over `axis_name` together;
+  but of x - shift, a per-channel constant near the mean (BatchNorm passes
+  its running mean), added back to the mean after. The same function, with
+  less rounding: the sums of a matrix product are less accurate than
+  XLA's reduction tree (relative errors of 1e-6 to 1e-5 for 16k terms
+  where a reduction has 1e-7), and E[x^2] - E[x]^2 multiplies their error
+  by (mean / std)^2; shifting by about the mean leaves neither much to
+  amplify.
   """
   x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  if shift is not None:
+    shift = jax.lax.stop_gradient(shift).astype(x.dtype)
+    x = x - _broadcast_channels(shift, x.shape)
   count = x.size // x.shape[-1]
   means = jnp.stack([channel_sum(x), channel_sum(jnp.square(x))]) / count
   if axis_name is not None:
     means = jax.lax.pmean(means, axis_name)
   mean, mean_of_squares = means[0], means[1]
-  return mean, jnp.maximum(0.0, mean_of_squares - jnp.square(mean))
+  var = jnp.maximum(0.0, mean_of_squares - jnp.square(mean))
+  return (mean if shift is None else mean + shift), var
 
 
 class BatchNorm(nn.Module):
@@ -104,7 +116,8 @@ class BatchNorm(nn.Module):
     if self.use_running_average:
       mean, var = running_mean.value, running_var.value
     else:
-      mean, var = batch_statistics(x, self.axis_name)
+      mean, var = batch_statistics(x, self.axis_name,
+                                   shift=running_mean.value)
       if not self.is_initializing():
         running_mean.value = (self.momentum * running_mean.value +
                               (1 - self.momentum) * mean)
