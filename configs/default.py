@@ -62,9 +62,23 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.dataset.prefetch = 2
   config.image_size = 64
 
-  # The hole: a centred square of this side, in pixels.
+  # The holes of training (inpainting/masks.py): 'centre' (a centred square
+  # of side `size`, the seed), 'box' (a rectangle of random sides in
+  # [box_min, box_max], anywhere, leaving a border), 'free_form' (random
+  # brush strokes, as DeepFill v2's) or 'mixture' (each example one of them
+  # with the `mixture` weights). Each drawn from (seed, stream position).
   config.mask = ml_collections.ConfigDict()
+  config.mask.kind = 'centre'
   config.mask.size = 32
+  config.mask.box_min = 8
+  config.mask.box_max = 40
+  config.mask.max_strokes = 4
+  config.mask.max_vertices = 6
+  config.mask.max_length = 20
+  config.mask.min_width = 3
+  config.mask.max_width = 9
+  config.mask.mixture = ml_collections.ConfigDict(
+      {'centre': 1.0, 'box': 1.0, 'free_form': 1.0})
 
   config.model = ml_collections.ConfigDict()
   config.model.use_captions = True

@@ -18,6 +18,7 @@ import ml_collections
 from inpainting import errors
 from inpainting import implementations
 from inpainting import losses
+from inpainting import masks
 from inpainting import models
 from inpainting.datasets import common
 
@@ -116,6 +117,30 @@ def _check_features(config, name: str, problems: list[str]) -> bool:
   return True
 
 
+def _mask_problems(mask: ml_collections.ConfigDict, size: int,
+                   problems: list[str]) -> None:
+  """The random holes' fields (inpainting/masks.py)."""
+  kinds = (*masks.MASK_KINDS, 'mixture')
+  if mask.kind not in kinds:
+    problems.append(f'config.mask.kind={mask.kind!r}: must be one of {kinds}')
+  if mask.box_max > size - 2:
+    problems.append(f'config.mask.box_max={mask.box_max}: a box must leave a '
+                    f'border, at most config.image_size - 2 = {size - 2}')
+  for low, high in (('box_min', 'box_max'), ('min_width', 'max_width')):
+    if mask[low] > mask[high]:
+      problems.append(f'config.mask.{low}={mask[low]}: must be at most '
+                      f'config.mask.{high}={mask[high]}')
+  weights = mask.mixture
+  unknown = sorted(set(weights) - set(masks.MASK_KINDS))
+  if unknown:
+    problems.append(f'config.mask.mixture: unknown kinds {unknown}; the '
+                    f'kinds are {masks.MASK_KINDS}')
+  elif any(not _is_number(w) or w < 0 for w in weights.values()) or not any(
+      weights.values()):
+    problems.append(f'config.mask.mixture={dict(weights)}: weights must be '
+                    '>= 0, and one of them > 0')
+
+
 def semantic_problems(config: ml_collections.ConfigDict, *,
                       device_count: int,
                       process_count: int = 1) -> list[str]:
@@ -126,7 +151,9 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
       'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
       'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
-      'model.kernel_size', 'model.caption_features', 'loss.band'), problems)
+      'model.kernel_size', 'model.caption_features', 'loss.band',
+      'mask.box_min', 'mask.box_max', 'mask.max_strokes', 'mask.max_vertices',
+      'mask.max_length', 'mask.min_width', 'mask.max_width'), problems)
   if problems:
     return problems  # the checks below do arithmetic on these
 
@@ -137,6 +164,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   elif (size - hole) % 2:
     problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
                     'the hole must be even, so that the hole is centred')
+  _mask_problems(config.mask, size, problems)
 
   model = config.model
   encoder_ok = _check_features(config, 'model.encoder_features', problems)

@@ -190,7 +190,8 @@ _PARSE_SPEC = {
 
 
 def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
-                 mask: tf.Tensor, image_size: int):
+                 mask: tf.Tensor | None, image_size: int,
+                 mask_config: ml_collections.ConfigDict):
   """Parses, decodes and draws captions for a whole batch at once.
 
   Vectorised over the batch (one `parse_example`, one `decode_raw`, one
@@ -201,8 +202,10 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
     positions: [B] their positions in the stream; the first seeds the draw
       of each example's caption, so a resumed stream draws the same.
     seed: the shard's seed.
-    mask: the [H, W, 1] hole mask.
+    mask: the [H, W, 1] hole mask of every example, or None: each example's
+      own, drawn from (seed, its position) by `masks.sample_masks`.
     image_size: H = W.
+    mask_config: `config.mask`.
   """
   ex = tf.io.parse_example(serialized, _PARSE_SPEC)
   batch = tf.shape(serialized)[0]
@@ -218,9 +221,16 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
   row = captions.row_starts() + index
   embeddings = tf.reshape(ex['embeddings'].flat_values,
                           [-1, text_encoder.EMBEDDING_DIM])
+  if mask is None:
+    holes = tf.numpy_function(
+        lambda p: masks.sample_masks(mask_config, image_size, seed, p),
+        [positions], tf.float32, stateful=False)
+    holes = tf.ensure_shape(holes, [None, image_size, image_size, 1])
+  else:
+    holes = tf.broadcast_to(mask, [batch, image_size, image_size, 1])
   return {
       'image': tf.cast(image, tf.float32) / 127.5 - 1.0,
-      'mask': tf.broadcast_to(mask, [batch, image_size, image_size, 1]),
+      'mask': holes,
       'embedding': tf.gather(embeddings, row),
       'caption': tf.gather(captions.flat_values, row),
   }
@@ -273,14 +283,19 @@ def _shard_stream(config: ml_collections.ConfigDict,
   ds = _serialized_records(builder, split, seed)
   buffer = max(1, config.dataset.shuffle_buffer_size // shards)
   ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-  # Positions in the stream seed the caption draws, so they survive resumes.
+  # Positions in the stream seed the caption and mask draws, so they survive
+  # resumes.
   ds = ds.enumerate().skip(start_step * shard_batch)
   ds = ds.batch(shard_batch, drop_remainder=True)
-  mask = tf.constant(masks.centre_mask(config.image_size, config.mask.size))
+  # The seed's centre square is one constant; other holes are drawn per
+  # example from (seed, position), so they too survive resumes.
+  mask = None
+  if config.mask.kind == 'centre':
+    mask = tf.constant(masks.centre_mask(config.image_size, config.mask.size))
   return ds.map(
       lambda positions, records: _parse_batch(
           records, positions, seed=seed, mask=mask,
-          image_size=config.image_size),
+          image_size=config.image_size, mask_config=config.mask),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

@@ -1,9 +1,22 @@
-"""Masks and compositing. A mask is 1 where pixels are missing."""
+"""Masks and compositing. A mask is 1 where pixels are missing.
+
+Holes of every kind (`config.mask.kind`, MASK_KINDS): the seed's centre
+square; random rectangles (`box_mask`); random brush strokes
+(`free_form_mask`, after DeepFill v2's irregular masks); or a mixture.
+`sample_mask` draws one from (seed, position) alone, so that a stream's
+masks depend only on its seed and each example's position in it: a resumed
+run draws the same, and so does any number of processes.
+"""
 
 from __future__ import annotations
 
+import math
+import cv2
 import jax
+import ml_collections
 import numpy as np
+
+MASK_KINDS = ('centre', 'box', 'free_form')
 
 
 def centre_mask(image_size: int, hole_size: int) -> np.ndarray:
@@ -55,3 +68,120 @@ def to_uint8(image: jax.Array | np.ndarray) -> np.ndarray:
   """[-1, 1] floats -> uint8 [0, 255]."""
   image = np.asarray(image, np.float32)
   return np.round((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def box_mask(rng: np.random.Generator, image_size: int, min_size: int,
+             max_size: int) -> np.ndarray:
+  """A rectangle of random sides in [min_size, max_size], anywhere, leaving
+  at least one pixel of border on every side: [H, W, 1] float32."""
+  height, width = rng.integers(min_size, max_size + 1, size=2)
+  top = rng.integers(1, image_size - height)  # rows 1 .. size - 2 - height
+  left = rng.integers(1, image_size - width)
+  mask = np.zeros((image_size, image_size, 1), np.float32)
+  mask[top:top + height, left:left + width] = 1.0
+  return mask
+
+
+def free_form_mask(rng: np.random.Generator, image_size: int, *,
+                   max_strokes: int, max_vertices: int, max_length: int,
+                   min_width: int, max_width: int) -> np.ndarray:
+  """Random brush strokes, as DeepFill v2's irregular masks: [H, W, 1].
+
+  1 to `max_strokes` strokes, each a polyline from a random start through 1
+  to `max_vertices` segments of random direction and length (up to
+  `max_length`), drawn with a round brush of a random width in [min_width,
+  max_width]. The outermost ring of pixels is never missing, so that every
+  hole has a border to see.
+  """
+  canvas = np.zeros((image_size, image_size), np.uint8)
+  low, high = 1, image_size - 2
+  for _ in range(rng.integers(1, max_strokes + 1)):
+    x, y = rng.integers(low, high + 1, size=2)
+    width = int(rng.integers(min_width, max_width + 1))
+    for _ in range(rng.integers(1, max_vertices + 1)):
+      angle = rng.uniform(0, 2 * math.pi)
+      length = rng.integers(1, max_length + 1)
+      nx = int(np.clip(x + length * math.cos(angle), low, high))
+      ny = int(np.clip(y + length * math.sin(angle), low, high))
+      cv2.line(canvas, (int(x), int(y)), (nx, ny), 1, width)
+      cv2.circle(canvas, (nx, ny), width // 2, 1, -1)
+      x, y = nx, ny
+  canvas[[0, -1], :] = 0
+  canvas[:, [0, -1]] = 0
+  return canvas[..., None].astype(np.float32)
+
+
+def kind_weights(mask_config: ml_collections.ConfigDict) -> dict[str, float]:
+  """The probability of each kind of MASK_KINDS in a training stream."""
+  if mask_config.kind != 'mixture':
+    return {mask_config.kind: 1.0}
+  weights = {k: float(mask_config.mixture[k]) for k in MASK_KINDS}
+  total = sum(weights.values())
+  return {k: w / total for k, w in weights.items() if w > 0}
+
+
+def draw(kind: str, rng: np.random.Generator, image_size: int,
+         mask_config: ml_collections.ConfigDict) -> np.ndarray:
+  """One [H, W, 1] mask of `kind` (MASK_KINDS) from `rng`."""
+  if kind == 'centre':
+    return centre_mask(image_size, mask_config.size)
+  if kind == 'box':
+    return box_mask(rng, image_size, mask_config.box_min, mask_config.box_max)
+  if kind == 'free_form':
+    return free_form_mask(
+        rng, image_size, max_strokes=mask_config.max_strokes,
+        max_vertices=mask_config.max_vertices,
+        max_length=mask_config.max_length, min_width=mask_config.min_width,
+        max_width=mask_config.max_width)
+  raise ValueError(f'Unknown mask kind {kind!r}; expected one of '
+                   f'{MASK_KINDS}.')
+
+
+def sample_mask(mask_config: ml_collections.ConfigDict, image_size: int,
+                seed: int, position: int,
+                kind: str | None = None) -> np.ndarray:
+  """The mask of the example at `position` of the stream seeded `seed`.
+
+  A pure function of its arguments (numpy's generator seeded with (seed,
+  position)): the same on any machine, in any process, after any resume.
+
+  Args:
+    mask_config: `config.mask`.
+    image_size: H = W.
+    seed: the stream's seed.
+    position: the example's position in the stream.
+    kind: one of MASK_KINDS; None: drawn from the config's kind or mixture.
+
+  Returns:
+    [H, W, 1] float32, 1 where pixels are missing.
+  """
+  rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(position)])
+  if kind is None:
+    weights = kind_weights(mask_config)
+    kinds = list(weights)
+    kind = kinds[int(rng.choice(len(kinds), p=list(weights.values())))]
+  return draw(kind, rng, image_size, mask_config)
+
+
+def sample_masks(mask_config: ml_collections.ConfigDict, image_size: int,
+                 seed: int, positions: np.ndarray,
+                 kind: str | None = None) -> np.ndarray:
+  """`sample_mask` of each position: [N, H, W, 1] float32."""
+  return np.stack([sample_mask(mask_config, image_size, seed, p, kind)
+                   for p in np.asarray(positions).reshape(-1)])
+
+
+def coverage(mask: np.ndarray) -> np.ndarray:
+  """The missing share of each mask [..., H, W, 1] -> [...]."""
+  return np.asarray(mask).mean(axis=(-3, -2, -1))
+
+
+def describe(mask_config: ml_collections.ConfigDict) -> str:
+  """The config's holes in words, for logs and reports."""
+  weights = kind_weights(mask_config)
+  names = {'centre': f'centre {mask_config.size}x{mask_config.size}',
+           'box': f'boxes {mask_config.box_min}-{mask_config.box_max} a side',
+           'free_form': 'free-form strokes'}
+  if len(weights) == 1:
+    return names[next(iter(weights))]
+  return ', '.join(f'{names[k]} {w:.0%}' for k, w in weights.items())

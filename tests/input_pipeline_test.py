@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from inpainting import input_pipeline
+from inpainting import masks
 
 
 def _take(ds, n):
@@ -42,7 +43,9 @@ def test_deterministic_for_a_seed(tiny_config):
   assert not np.array_equal(a[0]['image'], c[0]['image'])
 
 
-def test_resuming_continues_the_stream(tiny_config):
+@pytest.mark.parametrize('kind', ['centre', 'mixture'])
+def test_resuming_continues_the_stream(tiny_config, kind):
+  tiny_config.mask.kind = kind
   builder = input_pipeline.get_builder(tiny_config)
   # 96 training examples, batch 8: step 13 onwards is in the second epoch.
   straight = _take(input_pipeline.create_train_dataset(tiny_config, builder),
@@ -50,8 +53,25 @@ def test_resuming_continues_the_stream(tiny_config):
   resumed = _take(input_pipeline.create_train_dataset(
       tiny_config, builder, start_step=13), 3)
   for x, y in zip(straight[13:], resumed):
-    for key in ('image', 'embedding', 'caption'):
+    for key in ('image', 'mask', 'embedding', 'caption'):
       np.testing.assert_array_equal(x[key], y[key])
+
+
+def test_random_holes_are_drawn_from_the_seed_and_stream_position(
+    tiny_config):
+  tiny_config.mask.kind = 'mixture'
+  builder = input_pipeline.get_builder(tiny_config)
+  batches = _take(input_pipeline.create_train_dataset(tiny_config, builder),
+                  2)
+  n = tiny_config.batch_size
+  for step, batch in enumerate(batches):
+    expected = masks.sample_masks(tiny_config.mask, 64, tiny_config.seed,
+                                  np.arange(step * n, (step + 1) * n))
+    np.testing.assert_array_equal(batch['mask'].reshape(expected.shape),
+                                  expected)
+  # Not all alike: each example its own hole.
+  holes = batches[0]['mask'].reshape(n, -1)
+  assert len({h.tobytes() for h in holes}) > n // 2
 
 
 def test_each_step_draws_a_caption(tiny_config):
@@ -124,6 +144,7 @@ def test_unknown_dataset(tiny_config):
 def test_processes_read_disjoint_shards_of_the_same_global_batch(
     tiny_config, monkeypatch):
   tiny_config.dataset.num_shards = 2
+  tiny_config.mask.kind = 'mixture'  # the holes too
   builder = input_pipeline.get_builder(tiny_config)
   one_process = _take(input_pipeline.create_train_dataset(tiny_config,
                                                           builder), 4)
@@ -134,7 +155,7 @@ def test_processes_read_disjoint_shards_of_the_same_global_batch(
     per_process.append(_take(input_pipeline.create_train_dataset(
         tiny_config, builder), 4))
   for step, whole in enumerate(one_process):
-    for key in ('image', 'embedding', 'caption'):
+    for key in ('image', 'mask', 'embedding', 'caption'):
       halves = [p[step][key].reshape(-1, *whole[key].shape[2:])
                 for p in per_process]
       np.testing.assert_array_equal(

@@ -75,6 +75,7 @@ VARIANTS = {
     'model.critic_batch_norm': False, 'loss.adversarial': 'hinge',
     'loss.r1_weight': 1.0, 'loss.feature_matching_weight': 1.0,
     'optimizer.critic_steps': 2,
+    'mask.kind': 'mixture',  # random holes (in the training stream)
 }
 # The critic views with BatchNorm, beside the seed's.
 CRITIC_VIEWS = {'model.critic_view': 'global_local',
