@@ -185,4 +185,9 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.eval.num_examples_during_training = 500
   # Score OpenCV / scikit-image baselines on the same images.
   config.eval.baselines = True
+  # Holes scored: 'centre' (the protocol's, with the caption ablation), and
+  # 'box' / 'free_form' (a fixed set drawn from eval.mask_seed and each
+  # image's position with config.mask's bounds: a table each).
+  config.eval.mask_kinds = ('centre',)
+  config.eval.mask_seed = 0
   return set_dataset(config, dataset)

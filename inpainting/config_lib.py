@@ -117,7 +117,7 @@ def _check_features(config, name: str, problems: list[str]) -> bool:
   return True
 
 
-def _mask_problems(mask: ml_collections.ConfigDict, size: int,
+def _mask_problems(mask: ml_collections.ConfigDict, eval_kinds, size: int,
                    problems: list[str]) -> None:
   """The random holes' fields (inpainting/masks.py)."""
   kinds = (*masks.MASK_KINDS, 'mixture')
@@ -131,6 +131,10 @@ def _mask_problems(mask: ml_collections.ConfigDict, size: int,
       problems.append(f'config.mask.{low}={mask[low]}: must be at most '
                       f'config.mask.{high}={mask[high]}')
   weights = mask.mixture
+  unknown_kinds = [k for k in eval_kinds if k not in masks.MASK_KINDS]
+  if unknown_kinds or not eval_kinds:
+    problems.append(f'config.eval.mask_kinds={tuple(eval_kinds)}: must be '
+                    f'one or more of {masks.MASK_KINDS}')
   unknown = sorted(set(weights) - set(masks.MASK_KINDS))
   if unknown:
     problems.append(f'config.mask.mixture: unknown kinds {unknown}; the '
@@ -164,7 +168,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   elif (size - hole) % 2:
     problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
                     'the hole must be even, so that the hole is centred')
-  _mask_problems(config.mask, size, problems)
+  _mask_problems(config.mask, config.eval.mask_kinds, size, problems)
 
   model = config.model
   encoder_ok = _check_features(config, 'model.encoder_features', problems)

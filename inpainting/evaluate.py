@@ -3,7 +3,10 @@
 `evaluate(config, workdir)` restores a checkpoint of `workdir`, streams a
 split once (every example exactly once, fixed centre mask, each example's
 first caption) and writes `report.json`, `report.md` and `report.png`
-(masked | model | baselines | target) into `workdir`.
+(masked | model | baselines | target) into `workdir`. Each further kind of
+hole in `eval.mask_kinds` ('box', 'free_form') scores the split again with
+a fixed, seeded set of such holes (`eval.mask_seed`), the same for the
+model and every baseline, in a table of its own (and `report_<kind>.png`).
 """
 
 from __future__ import annotations
@@ -42,13 +45,20 @@ MODEL = 'model (true captions)'
 def _model_metrics(state, batch, embedding, *, config, box, window):
   """Per-image metrics of the model with the given caption embeddings.
 
-  `box` is the hole the metrics score, `window` the part of the image the
-  generator computes (the box of the batch's holes).
+  `box` is the rectangular hole the metrics score (`metrics.hole_metrics`),
+  or None for each image's own mask (`metrics.mask_metrics`); `window` the
+  part of the image the generator computes (the box of the batch's holes).
   """
   target = (batch['image'] + 1.0) / 2.0
   filled = (inference.inpaint(state, {**batch, 'embedding': embedding},
                               config=config, box=window) + 1.0) / 2.0
-  return metrics.hole_metrics(filled, target, box), filled
+  return _score(filled, target, batch['mask'], box), filled
+
+
+def _score(filled, target, mask, box):
+  if box is None:
+    return metrics.mask_metrics(filled, target, mask)
+  return metrics.hole_metrics(filled, target, box)
 
 
 class _Accumulator:
@@ -90,7 +100,8 @@ def _paired(difference: np.ndarray) -> dict:
 def run_evaluation(config: ml_collections.ConfigDict,
                    state: state_lib.GANState,
                    batches: Iterable[dict[str, np.ndarray]], *,
-                   with_baselines: bool = True) -> tuple[dict, np.ndarray]:
+                   with_baselines: bool = True,
+                   kind: str = 'centre') -> tuple[dict, np.ndarray]:
   """Scores the model (and baselines) over batches.
 
   Args:
@@ -99,28 +110,39 @@ def run_evaluation(config: ml_collections.ConfigDict,
     batches: eval batches with 'shuffled_embedding' (see
       input_pipeline.create_eval_dataset).
     with_baselines: also score the classical baselines.
+    kind: the holes (masks.MASK_KINDS): 'centre', the protocol's centre
+      square with the caption ablation; another kind, example i's hole is
+      `masks.sample_mask(..., seed=config.eval.mask_seed, position=i)` of
+      that kind, scored by `metrics.mask_metrics`, without the ablation.
 
   Returns:
     (report dict, sample grid uint8 of the first batch).
   """
-  box = masks.hole_box(masks.centre_mask(config.image_size, config.mask.size))
+  box = None  # each image's own hole
+  if kind == 'centre':
+    box = masks.hole_box(masks.centre_mask(config.image_size,
+                                           config.mask.size))
   frozen_config = ml_collections.FrozenConfigDict(config)  # hashable: static
   acc = _Accumulator()
   grid = None
   count = 0
   compiled = set()
   for batch in batches:
+    if kind != 'centre':
+      batch = {**batch, 'mask': masks.sample_masks(
+          config.mask, config.image_size, config.eval.mask_seed,
+          np.arange(count, count + len(batch['image'])), kind=kind)}
     device_batch = {k: batch[k] for k in ('image', 'mask')}
     variants = {'true': batch['embedding']}
-    if config.model.use_captions:
+    if config.model.use_captions and kind == 'centre':
       variants['shuffled'] = batch['shuffled_embedding']
       variants['zero'] = np.zeros_like(batch['embedding'])
+    window = masks.hole_box(batch['mask'])
     run = functools.partial(_model_metrics, state, device_batch,
-                            config=frozen_config, box=box,
-                            window=masks.hole_box(batch['mask']))
-    if len(batch['image']) not in compiled:  # keep compiling out of timings
+                            config=frozen_config, box=box, window=window)
+    if (len(batch['image']), window) not in compiled:  # out of timings
       jax.block_until_ready(run(batch['embedding']))
-      compiled.add(len(batch['image']))
+      compiled.add((len(batch['image']), window))
     for name, embedding in variants.items():
       start = time.perf_counter()
       per_image, filled_variant = jax.block_until_ready(run(embedding))
@@ -133,13 +155,14 @@ def run_evaluation(config: ml_collections.ConfigDict,
     columns = [np.asarray(filled)]
     if with_baselines:
       target = (batch['image'] + 1.0) / 2.0
-      hole = batch['mask'][0, ..., 0] > 0
+      holes = batch['mask'][..., 0] > 0
       for name, fill in baselines.BASELINES.items():
         start = time.perf_counter()
-        out = np.stack([fill(image, hole) for image in target])
+        out = np.stack([fill(image, hole)
+                        for image, hole in zip(target, holes)])
         seconds = time.perf_counter() - start
         out = np.where(batch['mask'] > 0, out, target)
-        acc.add(name, metrics.hole_metrics(out, target, box), seconds)
+        acc.add(name, _score(out, target, batch['mask'], box), seconds)
         columns.append(out)
     if grid is None:
       n = min(8, len(batch['image']))
@@ -179,15 +202,8 @@ def _markdown(report: dict) -> str:
       'in [0, 1] RGB (docs/evaluation.md). PSNR is the mean of per-image PSNRs; '
       f'a perfect image counts as {metrics.PSNR_CAP_DB:.0f} dB.',
       '',
-      '| method | L1 | MSE | PSNR | PSNR of mean MSE | SSIM | seam | '
-      'sharpness | ms/img |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      *_methods_table(report['methods']),
   ]
-  for name, m in report['methods'].items():
-    lines.append(
-        f"| {name} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
-        f"{m['psnr_of_mean_mse']:.2f} | {m['ssim']:.3f} | {m['seam']:+.3f} | "
-        f"{m['sharpness']:.3f} | {m['ms_per_image']:.2f} |")
   ablation = report.get('caption_ablation')
   lines.append('')
   if ablation is None:
@@ -210,7 +226,31 @@ def _markdown(report: dict) -> str:
           f"| {name} | {ablation[f'{name}_mse']:.4f} | {d['mean']:+.4f} | "
           f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | "
           f"{'yes' if d['significant'] else 'no'} |")
+  for kind, kind_report in report.get('mask_kinds', {}).items():
+    lines += [
+        '', f'## {KIND_TITLES[kind]}', '',
+        f"The same {kind_report['num_examples']} images, each with its own "
+        f'{kind} hole from a fixed set (eval.mask_seed='
+        f"{report.get('mask_seed', 0)}), the same for every method; metrics "
+        'on the missing pixels, SSIM over their bounding box '
+        '(docs/evaluation.md).', '',
+        *_methods_table(kind_report['methods'])]
   return '\n'.join(lines) + '\n'
+
+
+KIND_TITLES = {'box': 'Random boxes', 'free_form': 'Free-form holes'}
+
+
+def _methods_table(methods: dict) -> list[str]:
+  lines = ['| method | L1 | MSE | PSNR | PSNR of mean MSE | SSIM | seam | '
+           'sharpness | ms/img |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  for name, m in methods.items():
+    lines.append(
+        f"| {name} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
+        f"{m['psnr_of_mean_mse']:.2f} | {m['ssim']:.3f} | {m['seam']:+.3f} | "
+        f"{m['sharpness']:.3f} | {m['ms_per_image']:.2f} |")
+  return lines
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -247,11 +287,21 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
                                 with_baselines=config.eval.baselines)
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,
-                hole_size=config.mask.size)
+                hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
   out = pathlib.Path(workdir)
+  other_grids = {}
+  for kind in config.eval.mask_kinds:
+    if kind == 'centre':
+      continue
+    logging.info('Evaluating on %s holes.', kind)
+    report.setdefault('mask_kinds', {})[kind], other_grids[kind] = (
+        run_evaluation(config, state, ds.as_numpy_iterator(),
+                       with_baselines=config.eval.baselines, kind=kind))
   (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
   (out / 'report.md').write_text(_markdown(report))
   Image.fromarray(grid).save(out / 'report.png')
+  for kind, kind_grid in other_grids.items():
+    Image.fromarray(kind_grid).save(out / f'report_{kind}.png')
   logging.info('Wrote %s:\n%s', out / 'report.md', _markdown(report))
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices('evaluation')

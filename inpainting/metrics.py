@@ -1,8 +1,12 @@
 """The metric protocol of docs/evaluation.md, per image, in JAX.
 
-Images are RGB in [0, 1]; the hole is given by a [H, W, 1] mask whose hole
-is a rectangle (the centre square by default). Every metric is computed per
-image on the hole; callers average over images.
+Images are RGB in [0, 1]. `hole_metrics` scores a rectangular hole given
+by its box (the centre square of the seed's protocol); `mask_metrics`
+scores holes of any shape given by per-image masks (boxes anywhere,
+free-form strokes), and agrees with `hole_metrics` on a rectangle but for
+SSIM, which it takes over the hole's bounding box with the context of the
+neighbouring pixels. Every metric is computed per image on the hole;
+callers average over images.
 """
 
 from __future__ import annotations
@@ -107,6 +111,88 @@ def hole_metrics(prediction: jax.Array, target: jax.Array,
       'detail': detail(p),
       'real_detail': detail(t),
   }
+
+
+def _shift(x: jax.Array, dy: int, dx: int) -> jax.Array:
+  """x[:, i + dy, j + dx] at [i, j], zero where that falls outside."""
+  height, width = x.shape[1:3]
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  return padded[:, 1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
+
+
+def mask_metrics(prediction: jax.Array, target: jax.Array,
+                 mask: jax.Array) -> dict[str, jax.Array]:
+  """Per-image metrics of holes of any shape (docs/evaluation.md).
+
+  Args:
+    prediction: [B, H, W, 3] in [0, 1], the composite (only the hole is
+      read, but for SSIM's context).
+    target: [B, H, W, 3] in [0, 1].
+    mask: [B, H, W, 1], 1 where pixels are missing; every image needs a
+      hole.
+
+  Returns:
+    As `hole_metrics`: L1, MSE and PSNR over the missing pixels; SSIM (11x11
+    Gaussian, sigma 1.5) of the composite averaged over the windows centred
+    in the missing region's bounding box; the seam over every pair of
+    4-neighbours with one pixel missing and one known; `detail` and
+    `real_detail` over pairs of neighbours both missing.
+  """
+  p = prediction.astype(jnp.float32)
+  t = target.astype(jnp.float32)
+  m = mask.astype(jnp.float32)
+  channels = p.shape[-1]
+  count = m.sum(axis=(1, 2, 3)) * channels
+  error = p - t
+  mse = (jnp.square(error) * m).sum(axis=(1, 2, 3)) / count
+  l1 = (jnp.abs(error) * m).sum(axis=(1, 2, 3)) / count
+
+  seam_fill = seam_real = pairs = 0.0
+  detail_fill = detail_real = inner = 0.0
+  for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+    neighbour_missing = _shift(m, dy, dx)
+    neighbour_known = _shift(1.0 - m, dy, dx)  # 0 outside the image
+    across = m * neighbour_known
+    t_next = _shift(t, dy, dx)
+    seam_fill += (jnp.abs(p - t_next).mean(-1, keepdims=True) * across).sum(
+        axis=(1, 2, 3))
+    seam_real += (jnp.abs(t - t_next).mean(-1, keepdims=True) * across).sum(
+        axis=(1, 2, 3))
+    pairs += across.sum(axis=(1, 2, 3))
+    if dy >= 0 and dx >= 0:  # each pair inside the hole once
+      both = m * neighbour_missing
+      detail_fill += (jnp.abs(_shift(p, dy, dx) - p) * both).sum(
+          axis=(1, 2, 3))
+      detail_real += (jnp.abs(t_next - t) * both).sum(axis=(1, 2, 3))
+      inner += both.sum(axis=(1, 2, 3)) * channels
+  pairs = jnp.maximum(pairs, 1.0)
+  inner = jnp.maximum(inner, 1.0)
+
+  ssim_map = dm_pix.ssim(p, t, max_val=1.0, filter_size=11, filter_sigma=1.5,
+                         k1=0.01, k2=0.03, return_map=True).mean(-1)
+  # Window centres in the hole's bounding box (the map is 'valid': window
+  # (i, j) is centred on pixel (i + 5, j + 5)).
+  rows = m.max(axis=(2, 3))
+  cols = m.max(axis=(1, 3))
+  box = (_span(rows)[:, :, None] * _span(cols)[:, None, :])[:, 5:-5, 5:-5]
+  ssim = (ssim_map * box).sum(axis=(1, 2)) / jnp.maximum(
+      box.sum(axis=(1, 2)), 1.0)
+  return {
+      'l1': l1,
+      'mse': mse,
+      'psnr': psnr(mse),
+      'ssim': ssim,
+      'seam': (seam_fill - seam_real) / pairs,
+      'detail': detail_fill / inner,
+      'real_detail': detail_real / inner,
+  }
+
+
+def _span(any_missing: jax.Array) -> jax.Array:
+  """[B, N] 0/1 -> 1 from the first to the last 1 of each row."""
+  before = jnp.cumsum(any_missing, axis=1) > 0
+  after = jnp.cumsum(any_missing[:, ::-1], axis=1)[:, ::-1] > 0
+  return (before & after).astype(jnp.float32)
 
 
 def bootstrap_mean_ci(values: np.ndarray, *, confidence: float = 0.95,

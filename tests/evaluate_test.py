@@ -80,3 +80,34 @@ def test_mismatch_names_parameters(trained_run):
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='encoder/conv3/kernel'):
     evaluate.evaluate(config, str(workdir))
+
+
+def test_every_kind_of_hole_has_its_own_table(trained_run):
+  config, workdir = trained_run
+  config = config.copy_and_resolve_references()
+  config.eval.num_examples = 10
+  centre_only = evaluate.evaluate(config, str(workdir))
+  config.eval.mask_kinds = ('centre', 'box', 'free_form')
+  report = evaluate.evaluate(config, str(workdir))
+  # The centre table is the protocol's, unchanged.
+  for method, row in report['methods'].items():
+    for metric in ('mse', 'ssim', 'seam', 'sharpness'):
+      assert row[metric] == centre_only['methods'][method][metric]
+  assert set(report['mask_kinds']) == {'box', 'free_form'}
+  by_kind = {}
+  for kind, table in report['mask_kinds'].items():
+    assert table['num_examples'] == 10
+    assert list(table['methods']) == list(report['methods'])
+    assert 'caption_ablation' not in table
+    by_kind[kind] = table['methods']['border mean colour']['mse']
+    assert (workdir / f'report_{kind}.png').is_file()
+  # Different holes, different scores.
+  assert len({*by_kind.values(),
+              report['methods']['border mean colour']['mse']}) == 3
+  markdown = (workdir / 'report.md').read_text()
+  assert '## Random boxes' in markdown and '## Free-form holes' in markdown
+  # The holes are a fixed set: evaluating again gives the same table.
+  again = evaluate.evaluate(config, str(workdir))
+  assert again['mask_kinds']['box']['methods']['OpenCV Telea (r=3)'][
+      'mse'] == report['mask_kinds']['box']['methods'][
+          'OpenCV Telea (r=3)']['mse']

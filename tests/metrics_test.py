@@ -119,3 +119,65 @@ def test_detail_is_the_mean_absolute_difference():
   # Rows: |2-0|, |2-1|, |2-3|; columns: |1-0|, |3-1|, |2-2|, |2-2|.
   expected = (2 + 1 + 1 + 1 + 2 + 0 + 0) / 7
   np.testing.assert_allclose(metrics.detail(image), [expected], rtol=1e-6)
+
+
+def test_mask_metrics_agree_with_the_box_protocol_on_a_rectangle():
+  rng = np.random.default_rng(0)
+  target = rng.uniform(size=(3, 64, 64, 3)).astype(np.float32)
+  fill = rng.uniform(size=(3, 64, 64, 3)).astype(np.float32)
+  mask = np.zeros((3, 64, 64, 1), np.float32)
+  mask[:, 10:30, 20:50] = 1
+  composite = np.where(mask > 0, fill, target)
+  by_box = metrics.hole_metrics(composite, target, (10, 30, 20, 50))
+  by_mask = metrics.mask_metrics(composite, target, mask)
+  for name in ('l1', 'mse', 'psnr', 'seam', 'detail', 'real_detail'):
+    np.testing.assert_allclose(by_mask[name], by_box[name], rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+
+
+def test_mask_metrics_of_an_irregular_hole_by_hand():
+  target = np.zeros((1, 16, 16, 1), np.float32)
+  target[0, :, 8:] = 1.0  # left half 0, right half 1
+  mask = np.zeros((1, 16, 16, 1), np.float32)
+  mask[0, 4, 4:10] = 1  # a row of 6 pixels, 4 on the left, 2 on the right
+  mask[0, 5, 9] = 1  # and one below its end: an L
+  fill = np.full_like(target, 0.25)
+  composite = np.where(mask > 0, fill, target)
+  m = {k: float(np.asarray(v)[0]) for k, v in
+       metrics.mask_metrics(np.repeat(composite, 3, -1),
+                            np.repeat(target, 3, -1), mask).items()}
+  # Errors: 0.25 on the 4 left pixels, 0.75 on the 3 right ones.
+  assert m['l1'] == pytest.approx((4 * 0.25 + 3 * 0.75) / 7)
+  assert m['mse'] == pytest.approx((4 * 0.0625 + 3 * 0.5625) / 7)
+  # Pairs inside the hole: 5 along the row, 1 down the L; the fill has no
+  # detail, the target one step (columns 7 -> 8).
+  assert m['detail'] == 0.0
+  assert m['real_detail'] == pytest.approx(1 / 6)
+  # Missing-known 4-neighbour pairs: above the row 6, below it 5, left 1,
+  # right of (4, 9) 1, around (5, 9): left, right, below 3; 16 in all. The
+  # real image's jumps across them: where a pair straddles columns 7 | 8.
+  inside = [(4, c) for c in range(4, 10)] + [(5, 9)]
+  fill_jumps = real_jumps = pairs = 0
+  for r, c in inside:
+    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+      if (r + dr, c + dc) in inside:
+        continue
+      pairs += 1
+      outside = target[0, r + dr, c + dc, 0]
+      fill_jumps += abs(0.25 - outside)
+      real_jumps += abs(target[0, r, c, 0] - outside)
+  assert pairs == 16
+  assert m['seam'] == pytest.approx((fill_jumps - real_jumps) / pairs)
+
+
+def test_mask_metrics_of_the_real_image():
+  rng = np.random.default_rng(1)
+  target = rng.uniform(size=(2, 32, 32, 3)).astype(np.float32)
+  mask = np.zeros((2, 32, 32, 1), np.float32)
+  mask[0, 5:9, 3:20] = 1
+  mask[1, 20:30, 25:27] = 1
+  m = metrics.mask_metrics(target, target, mask)
+  np.testing.assert_allclose(m['mse'], 0)
+  np.testing.assert_allclose(m['seam'], 0, atol=1e-7)
+  np.testing.assert_allclose(m['ssim'], 1, atol=1e-5)
+  np.testing.assert_allclose(m['detail'], m['real_detail'])
