@@ -52,3 +52,70 @@ def test_inpaint_tool(trained_run, tmp_path):
   assert bad.returncode != 0
   assert 'missing.jpg: no such file' in bad.stderr
   assert 'Traceback' not in bad.stderr
+
+
+def _run_tool(workdir, tmp_path, *args):
+  return subprocess.run(
+      [sys.executable, 'tools/inpaint.py', '--config=configs/tiny.py',
+       f'--workdir={workdir}', *args],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_inpaint_tool_with_a_mask_file_and_a_box(trained_run, tmp_path):
+  _, workdir = trained_run
+  rng = np.random.default_rng(1)
+  photo = rng.integers(0, 255, (128, 160, 3), np.uint8)
+  Image.fromarray(photo).save(tmp_path / 'photo.png')
+  # A hole of the photo's own size, off centre: rows 20-51, columns 96-119
+  # of the photo; its centre square is columns 16-143, so in the 64x64
+  # input rows 10-25, columns 40-51.
+  hole = np.zeros((128, 160), np.uint8)
+  hole[20:52, 96:120] = 255
+  Image.fromarray(hole).save(tmp_path / 'hole.png')
+  result = _run_tool(workdir, tmp_path, f'--output_dir={tmp_path / "m"}',
+                     f'--mask={tmp_path / "hole.png"}', '--paste_back',
+                     str(tmp_path / 'photo.png'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  filled = np.asarray(Image.open(tmp_path / 'm' / 'photo_inpainted.png'))
+  original = np.asarray(Image.fromarray(photo[:, 16:144]).resize(
+      (64, 64), Image.Resampling.LANCZOS))
+  changed = np.any(filled != original, axis=-1)
+  assert changed[10:26, 40:52].mean() > 0.9  # the hole is filled ...
+  outside = np.ones((64, 64), bool)
+  outside[10:26, 40:52] = False
+  assert not changed[outside].any()  # ... and nothing else
+  full = np.asarray(Image.open(tmp_path / 'm' / 'photo_full.png'))
+  assert full.shape == photo.shape
+  differs = np.any(full != photo, axis=-1)
+  assert differs[20:52, 96:120].mean() > 0.9
+  differs[20:52, 96:120] = False
+  assert not differs.any()
+
+  result = _run_tool(workdir, tmp_path, f'--output_dir={tmp_path / "b"}',
+                     '--box=5,30,10,20', str(tmp_path / 'photo.png'))
+  assert result.returncode == 0, result.stderr[-3000:]
+  filled = np.asarray(Image.open(tmp_path / 'b' / 'photo_inpainted.png'))
+  changed = np.any(filled != original, axis=-1)
+  assert changed[5:15, 30:50].mean() > 0.9
+  changed[5:15, 30:50] = False
+  assert not changed.any()
+
+
+def test_inpaint_tool_refuses_bad_holes(trained_run, tmp_path):
+  _, workdir = trained_run
+  Image.new('RGB', (64, 64)).save(tmp_path / 'photo.png')
+  Image.new('L', (64, 64), 0).save(tmp_path / 'black.png')
+  for args, message in (
+      (['--box=1,2,3'], '--box=1,2,3: expected four integers'),
+      (['--box=60,0,10,10'], 'must lie within the 64x64 model input'),
+      (['--box=0,0,64,64'], 'the hole covers the whole image'),
+      ([f'--mask={tmp_path / "black.png"}'], 'no white pixels'),
+      ([f'--mask={tmp_path / "none.png"}'], 'none.png: no such file'),
+      (['--box=1,1,4,4', f'--mask={tmp_path / "black.png"}'],
+       'Give --mask or --box, not both')):
+    result = _run_tool(workdir, tmp_path, f'--output_dir={tmp_path / "o"}',
+                       *args, str(tmp_path / 'photo.png'))
+    assert result.returncode == 1, (args, result.stderr[-2000:])
+    assert message in result.stderr, (args, result.stderr[-2000:])
+    assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'o').exists()  # refused before writing anything

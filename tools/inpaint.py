@@ -1,17 +1,23 @@
-"""Fill the centre of your own images with a trained checkpoint.
+"""Fill holes in your own images with a trained checkpoint.
 
   python tools/inpaint.py --config=configs/caption_gan.py \
       --workdir=runs/caption_gan --output_dir=out photo1.jpg photo2.png \
-      [--caption="a red circle"] [--captions=captions.json] [--paste_back]
+      [--caption="a red circle"] [--captions=captions.json] [--paste_back] \
+      [--mask=hole.png | --box=top,left,height,width]
 
 Each image (any size, any colour mode) is centre-cropped to a square and
-resized to the model's 64x64; the centre hole is filled by the generator and
+resized to the model's 64x64; the hole is filled by the generator and
 written as `<output_dir>/<name>_inpainted.png` (files of the same name get
 `-2`, `-3`, ... in argument order: a/good.jpg, b/good.png -> good,
-good-2). With --paste_back, the filled hole is also resized back and
-pasted into the original image at full size (`<name>_full.png`). Captions: --captions names a JSON file
-{"file name": "caption", ...}; --caption applies to the others; the rest get
-the empty caption.
+good-2). The hole is the config's centre square, or --mask: an image file
+of any size whose white (bright) pixels are missing, centre-cropped and
+resized like the images (a 64x64 pixel is missing if any part of it is;
+a mask the size of the photo lines up with it), or --box: a rectangle in
+the 64x64 model input (`16,16,32,32` is the centre square). With
+--paste_back, the filled image is also resized back and its missing
+pixels pasted into the original at full size (`<name>_full.png`).
+Captions: --captions names a JSON file {"file name": "caption", ...};
+--caption applies to the others; the rest get the empty caption.
 """
 
 from __future__ import annotations
@@ -41,12 +47,21 @@ flags.DEFINE_string('caption', '', 'Caption for images without their own.')
 flags.DEFINE_string('captions', None, 'JSON file {file name: caption}.')
 flags.DEFINE_bool('paste_back', False, 'Also write the original-size image '
                   'with the filled hole pasted back.')
+flags.DEFINE_string('mask', None, 'An image file whose white pixels are the '
+                    'hole (any size; cropped and resized like the images).')
+flags.DEFINE_list('box', None, 'The hole as top,left,height,width in the '
+                  '64x64 model input.')
 flags.mark_flags_as_required(['config', 'workdir', 'output_dir'])
 
 
 def paste_back(original: np.ndarray, filled: np.ndarray,
                mask: np.ndarray) -> np.ndarray:
-  """Pastes the filled hole of a 64x64 result into the full-size original."""
+  """Pastes the filled hole of a 64x64 result into the full-size original.
+
+  The hole's box of the result is resized to its place in the original's
+  centre square (Lanczos), and its missing pixels (the mask resized with
+  it, nearest neighbour) replace the original's.
+  """
   top, left, side = images.centre_square(*original.shape[:2])
   size = filled.shape[0]
   h0, h1, w0, w1 = masks.hole_box(mask)
@@ -55,9 +70,50 @@ def paste_back(original: np.ndarray, filled: np.ndarray,
   x0, x1 = left + round(w0 * scale), left + round(w1 * scale)
   patch = Image.fromarray(filled[h0:h1, w0:w1]).resize(
       (x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
+  missing = Image.fromarray(mask[h0:h1, w0:w1, 0] > 0).resize(
+      (x1 - x0, y1 - y0), Image.Resampling.NEAREST)
   out = original.copy()
-  out[y0:y1, x0:x1] = np.asarray(patch)
+  region = out[y0:y1, x0:x1]
+  region[np.asarray(missing)] = np.asarray(patch)[np.asarray(missing)]
   return out
+
+
+def hole_from_flags(size: int, centre: int) -> np.ndarray:
+  """The [size, size, 1] hole: --mask, --box, or the config's centre."""
+  if FLAGS.mask and FLAGS.box:
+    raise errors.UserError('Give --mask or --box, not both.')
+  if FLAGS.box:
+    try:
+      top, left, height, width = (int(v) for v in FLAGS.box)
+    except ValueError:
+      raise errors.UserError(
+          f'--box={",".join(FLAGS.box)}: expected four integers '
+          'top,left,height,width') from None
+    if not (height > 0 and width > 0 and top >= 0 and left >= 0 and
+            top + height <= size and left + width <= size):
+      raise errors.UserError(
+          f'--box={",".join(FLAGS.box)}: must lie within the {size}x{size} '
+          'model input, with a positive height and width')
+    mask = np.zeros((size, size, 1), np.float32)
+    mask[top:top + height, left:left + width] = 1.0
+  elif FLAGS.mask:
+    white = images.load_rgb(FLAGS.mask).mean(axis=-1) > 127
+    top, left, side = images.centre_square(*white.shape)
+    square = Image.fromarray(white[top:top + side, left:left + side])
+    # The area each model pixel covers: missing if any of it is.
+    covered = np.asarray(square.convert('L').resize(
+        (size, size), Image.Resampling.BOX))
+    mask = (covered > 0).astype(np.float32)[..., None]
+    if not mask.any():
+      raise errors.UserError(
+          f'--mask={FLAGS.mask}: no white pixels: nothing to fill')
+  else:
+    return masks.centre_mask(size, centre)
+  if mask.all():
+    raise errors.UserError(
+        f'--{"box" if FLAGS.box else "mask"}: the hole covers the whole '
+        'image; the model needs some of it to see')
+  return mask
 
 
 def output_stems(paths: list[str]) -> list[str]:
@@ -101,10 +157,9 @@ def make_output_dir(output_dir: str) -> pathlib.Path:
 
 
 def inpaint_files(config, state, paths, captions, default_caption,
-                  output_dir: pathlib.Path, paste):
-  """Fills each file's centre; returns the written paths."""
+                  output_dir: pathlib.Path, paste, mask):
+  """Fills each file's hole (`mask`, [H, W, 1]); returns the written paths."""
   size = config.image_size
-  mask = masks.centre_mask(size, config.mask.size)
   originals = [images.load_rgb(p) for p in paths]
   texts = [captions.get(pathlib.Path(p).name, default_caption)
            for p in paths]
@@ -146,11 +201,12 @@ def main(argv):
         isinstance(v, str) for v in captions.values()):
       raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
                              'object {"file name": "caption"}.')
-  output_dir = make_output_dir(FLAGS.output_dir)
   config = FLAGS.config
+  mask = hole_from_flags(config.image_size, config.mask.size)
+  output_dir = make_output_dir(FLAGS.output_dir)
   state = inference.restore(config, FLAGS.workdir, FLAGS.step)
   inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,
-                FLAGS.paste_back)
+                FLAGS.paste_back, mask)
 
 
 if __name__ == '__main__':
