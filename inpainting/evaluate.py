@@ -101,7 +101,8 @@ def run_evaluation(config: ml_collections.ConfigDict,
                    state: state_lib.GANState,
                    batches: Iterable[dict[str, np.ndarray]], *,
                    with_baselines: bool = True,
-                   kind: str = 'centre') -> tuple[dict, np.ndarray]:
+                   kind: str = 'centre'
+                   ) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
   """Scores the model (and baselines) over batches.
 
   Args:
@@ -116,7 +117,8 @@ def run_evaluation(config: ml_collections.ConfigDict,
       that kind, scored by `metrics.mask_metrics`, without the ablation.
 
   Returns:
-    (report dict, sample grid uint8 of the first batch).
+    (report dict, sample grid uint8 of the first batch, the grid's images:
+    {'masked', 'model', 'target': [n, H, W, 3] in [0, 1], 'captions'}).
   """
   box = None  # each image's own hole
   if kind == 'centre':
@@ -170,8 +172,10 @@ def run_evaluation(config: ml_collections.ConfigDict,
       masked = target * (1.0 - batch['mask'][:n]) + 0.5 * batch['mask'][:n]
       titles = ['masked', 'model'] + (list(baselines.BASELINES)
                                        if with_baselines else []) + ['target']
+      samples = {'masked': masked, 'model': columns[0][:n], 'target': target,
+                 'captions': np.array(grids.decode(batch['caption'][:n]))}
       grid = grids.image_grid([masked] + [c[:n] for c in columns] + [target],
-                              captions=grids.decode(batch['caption'][:n]),
+                              captions=list(samples['captions']),
                               titles=titles)
     count += len(batch['image'])
 
@@ -189,7 +193,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
       ablation[f'{name}_mse'] = float(other.mean())
       ablation[f'{name}_minus_true'] = _paired(other - true_mse)
     report['caption_ablation'] = ablation
-  return report, grid
+  return report, grid, samples
 
 
 def _markdown(report: dict) -> str:
@@ -283,25 +287,29 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
       num_examples=config.eval.num_examples, shuffled_captions=True)
   logging.info('Evaluating %s at step %d on %s.', workdir, restored_step,
                config.eval.split)
-  report, grid = run_evaluation(config, state, ds.as_numpy_iterator(),
-                                with_baselines=config.eval.baselines)
+  report, grid, samples = run_evaluation(
+      config, state, ds.as_numpy_iterator(),
+      with_baselines=config.eval.baselines)
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,
                 hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
   out = pathlib.Path(workdir)
-  other_grids = {}
+  outputs = {'': (grid, samples)}  # file suffix -> (grid, its images)
   for kind in config.eval.mask_kinds:
     if kind == 'centre':
       continue
     logging.info('Evaluating on %s holes.', kind)
-    report.setdefault('mask_kinds', {})[kind], other_grids[kind] = (
-        run_evaluation(config, state, ds.as_numpy_iterator(),
-                       with_baselines=config.eval.baselines, kind=kind))
+    kind_report, kind_grid, kind_samples = run_evaluation(
+        config, state, ds.as_numpy_iterator(),
+        with_baselines=config.eval.baselines, kind=kind)
+    report.setdefault('mask_kinds', {})[kind] = kind_report
+    outputs[f'_{kind}'] = (kind_grid, kind_samples)
   (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
   (out / 'report.md').write_text(_markdown(report))
-  Image.fromarray(grid).save(out / 'report.png')
-  for kind, kind_grid in other_grids.items():
-    Image.fromarray(kind_grid).save(out / f'report_{kind}.png')
+  for suffix, (kind_grid, kind_samples) in outputs.items():
+    Image.fromarray(kind_grid).save(out / f'report{suffix}.png')
+    # The grid's images, for tools/compare_runs.py's side-by-side grids.
+    np.savez_compressed(out / f'report_samples{suffix}.npz', **kind_samples)
   logging.info('Wrote %s:\n%s', out / 'report.md', _markdown(report))
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices('evaluation')

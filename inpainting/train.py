@@ -354,8 +354,8 @@ def _evaluate_during_training(config: ml_collections.ConfigDict,
       config, builder, config.eval.split, batch_size=config.eval.batch_size,
       num_examples=config.eval.num_examples_during_training,
       shuffled_captions=True)
-  report, _ = evaluate.run_evaluation(config, state, ds.as_numpy_iterator(),
-                                      with_baselines=False)
+  report, _, _ = evaluate.run_evaluation(
+      config, state, ds.as_numpy_iterator(), with_baselines=False)
   model = report['methods'][evaluate.MODEL]
   scalars = {f'eval/{k}': model[k] for k in evaluate.METRIC_NAMES}
   ablation = report.get('caption_ablation', {})

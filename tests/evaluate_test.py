@@ -38,6 +38,8 @@ def test_report_has_every_method_and_the_ablation(trained_run):
   markdown = (workdir / 'report.md').read_text()
   assert '| OpenCV Telea (r=3) |' in markdown and 'shuffled' in markdown
   assert (workdir / 'report.png').is_file()
+  with np.load(workdir / 'report_samples.npz') as samples:  # the grid's
+    assert samples['model'].shape == samples['target'].shape == (8, 64, 64, 3)
 
 
 def test_evaluate_a_named_step_and_a_subset(trained_run):
@@ -101,6 +103,7 @@ def test_every_kind_of_hole_has_its_own_table(trained_run):
     assert 'caption_ablation' not in table
     by_kind[kind] = table['methods']['border mean colour']['mse']
     assert (workdir / f'report_{kind}.png').is_file()
+    assert (workdir / f'report_samples_{kind}.npz').is_file()
   # Different holes, different scores.
   assert len({*by_kind.values(),
               report['methods']['border mean colour']['mse']}) == 3

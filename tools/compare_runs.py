@@ -11,7 +11,15 @@ Each WORKDIR is a training run evaluated with `--mode=evaluate` (its
   its 95% confidence interval and as a percentage of the true MSE);
 - `<output>.png`: the training loss, the training hole MSE and the held-out
   `eval/*` metrics of every run against the number of training images seen
-  (step x the run's batch size), so runs of different batch sizes line up.
+  (step x the run's batch size), so runs of different batch sizes line up;
+- `<output>_grid.png`: the report's first images side by side, enlarged 4x:
+  masked | each run's fill | target (and `<output>_grid_<kind>.png` for
+  each kind of hole the reports scored), where the runs were evaluated on
+  the same images.
+
+Baseline rows identical in every report (the same images and holes) are
+given once; the reports' tables for other kinds of holes (`eval.mask_kinds`)
+follow, one per kind.
 """
 
 from __future__ import annotations
@@ -27,7 +35,11 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 from inpainting import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import grids  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('output', 'comparison', 'Writes OUTPUT.md and OUTPUT.png; '
@@ -96,18 +108,48 @@ def read_curves(workdir: pathlib.Path) -> dict[str, list[tuple[int, float]]]:
   return {tag: sorted(points.items()) for tag, points in curves.items()}
 
 
-def markdown(reports: dict[str, dict]) -> str:
-  """The comparison table of several runs' reports."""
+_SCORES = ('l1', 'mse', 'psnr', 'ssim', 'seam', 'sharpness')
+
+
+def _table(tables: dict[str, dict]) -> list[str]:
+  """Rows of runs x methods; a baseline scored alike in every run, once.
+
+  Args:
+    tables: run name -> {'step', 'num_examples', 'methods'}.
+  """
   lines = ['| run | step | images | method | L1 | MSE | PSNR | SSIM | seam | '
            'sharpness |',
            '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
-  for name, report in reports.items():
-    for method, m in report['methods'].items():
-      sharp = f"{m['sharpness']:.3f}" if 'sharpness' in m else 'n/a'
-      lines.append(
-          f"| {name} | {report['step']} | {report['num_examples']} | "
-          f"{method} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
-          f"{m['ssim']:.3f} | {m['seam']:+.3f} | {sharp} |")
+  def row(run, table, method, m):
+    sharp = f"{m['sharpness']:.3f}" if 'sharpness' in m else 'n/a'
+    return (f"| {run} | {table['step']} | {table['num_examples']} | "
+            f"{method} | {m['l1']:.4f} | {m['mse']:.4f} | {m['psnr']:.2f} | "
+            f"{m['ssim']:.3f} | {m['seam']:+.3f} | {sharp} |")
+
+  def scores(m):
+    return tuple(m.get(k) for k in _SCORES)
+
+  shared = []
+  first = next(iter(tables.values()))
+  for method, m in first['methods'].items():
+    if not method.startswith('model') and len(tables) > 1 and all(
+        method in t['methods'] and scores(t['methods'][method]) == scores(m)
+        and t['num_examples'] == first['num_examples']
+        for t in tables.values()):
+      shared.append(method)
+  for name, table in tables.items():
+    for method, m in table['methods'].items():
+      if method not in shared:
+        lines.append(row(name, table, method, m))
+  for method in shared:  # the same images and holes: the same scores
+    lines.append(row('(every run)', {'step': '', 'num_examples': first[
+        'num_examples']}, method, first['methods'][method]))
+  return lines
+
+
+def markdown(reports: dict[str, dict]) -> str:
+  """The comparison tables of several runs' reports."""
+  lines = _table(reports)
   lines += ['', 'Caption ablation: hole MSE with another image\'s caption '
             '(shuffled) or a zero embedding, minus with the true caption; '
             'paired per image, 95% bootstrap CI.', '',
@@ -126,7 +168,46 @@ def markdown(reports: dict[str, dict]) -> str:
                 f"[{d['ci95'][0]:+.5f}, {d['ci95'][1]:+.5f}]",
                 f"{100 * d['mean'] / ablation['true_mse']:+.1f}%"]
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+  kinds = sorted({k for r in reports.values() for k in r.get('mask_kinds', {})})
+  for kind in kinds:
+    lines += ['', f'Holes of kind `{kind}` (the reports\' fixed sets):', '',
+              *_table({n: {**r['mask_kinds'][kind], 'step': r['step']}
+                       for n, r in reports.items()
+                       if kind in r.get('mask_kinds', {})})]
   return '\n'.join(lines) + '\n'
+
+
+def side_by_side(workdirs: dict[str, pathlib.Path], suffix: str,
+                 path: pathlib.Path) -> bool:
+  """masked | each run's fill | target, from `report_samples<suffix>.npz`.
+
+  Returns:
+    Whether the grid was written: every run has the samples, of the same
+    images and holes.
+  """
+  samples = {}
+  for name, workdir in workdirs.items():
+    try:
+      with np.load(workdir / f'report_samples{suffix}.npz') as data:
+        samples[name] = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+      logging.warning('%s has no report_samples%s.npz (evaluated before it '
+                      'was written): no side-by-side grid%s.', workdir,
+                      suffix, suffix)
+      return False
+  first = next(iter(samples.values()))
+  if not all(np.array_equal(s['target'], first['target']) and
+             np.array_equal(s['masked'], first['masked'])
+             for s in samples.values()):
+    logging.warning('The runs were evaluated on different images or holes: '
+                    'no side-by-side grid%s.', suffix)
+    return False
+  grid = grids.image_grid(
+      [first['masked'], *(s['model'] for s in samples.values()),
+       first['target']], captions=[str(c) for c in first['captions']],
+      titles=['masked', *samples, 'target'])
+  Image.fromarray(grid).save(path)
+  return True
 
 
 def plot(curves: dict[str, dict[str, list[tuple[int, float]]]],
@@ -169,6 +250,14 @@ def main(argv):
       raise errors.UserError(f'{path} exists; choose another --output (it '
                              'is never overwritten).')
   reports = {n: read_report(w) for n, w in zip(names, workdirs)}
+  suffixes = [''] + [f'_{k}' for k in sorted(
+      {k for r in reports.values() for k in r.get('mask_kinds', {})})]
+  grid_paths = {s: pathlib.Path(f'{FLAGS.output}_grid{s}.png')
+                for s in suffixes}
+  for path in grid_paths.values():
+    if path.exists():
+      raise errors.UserError(f'{path} exists; choose another --output (it '
+                             'is never overwritten).')
   curves = {n: read_curves(w) for n, w in zip(names, workdirs)}
   for name, run in curves.items():
     logging.info('%s: %d of %d curves (%s).', name, len(run), len(CURVES),
@@ -178,6 +267,9 @@ def main(argv):
   table_path.write_text(markdown(reports))
   plot(curves, sizes, plot_path)
   logging.info('Wrote %s and %s.', table_path, plot_path)
+  for suffix, path in grid_paths.items():
+    if side_by_side(dict(zip(names, workdirs)), suffix, path):
+      logging.info('Wrote %s.', path)
   print(markdown(reports))
 
 
