@@ -478,23 +478,26 @@ class Critic(nn.Module):
       raise ValueError(f'Unknown critic caption_conditioning '
                        f'{self.caption_conditioning!r}; expected one of '
                        f'{sorted(CRITIC_CONDITIONING)}.')
-    branches = {
-        'global': [('', image)],
-        'local': [('', None)],
-        'global_local': [('', image), ('local_', None)],
-        'patch': [('', jnp.concatenate([image, mask.astype(image.dtype)],
-                                       axis=-1))],
-    }[self.view]
+
+    def seen(what: str) -> jax.Array:
+      if what == 'local':
+        return local_window(image, mask, self.window)
+      if what == 'patch':
+        return jnp.concatenate([image, mask.astype(image.dtype)], axis=-1)
+      return image
+
+    # (name prefix of the branch's layers, what it sees) per branch.
+    branches = {'global': [('', 'global')], 'local': [('', 'local')],
+                'global_local': [('', 'global'), ('local_', 'local')],
+                'patch': [('', 'patch')]}[self.view]
     logits, all_features = 0.0, []
-    for prefix, x in branches:
-      if x is None:
-        x = local_window(image, mask, self.window)
+    for prefix, what in branches:
       features = _ConvBlocks(
           self.features, kernel_size=self.kernel_size,
           activation=self.activation, batch_norm_first=False,
           batch_norm=self.batch_norm, spectral_norm=self.spectral_norm,
           conv=self.conv, norm=self.norm, dtype=self.dtype,
-          name=f'{prefix}features')(x, train=train)
+          name=f'{prefix}features')(seen(what), train=train)
       all_features += features
       logits = logits + self._head(features[-1], embedding, train=train,
                                    prefix=prefix)
