@@ -34,6 +34,7 @@ from inpainting import evaluate
 from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
+from inpainting import masks
 from inpainting import state as state_lib
 from inpainting import train_step as train_step_lib
 
@@ -273,8 +274,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   del state
 
   logging.info('Training %d steps from step %d, global batch %d on %d '
-               'devices.', config.num_train_steps, start_step,
-               config.batch_size, jax.device_count())
+               'devices; holes: %s.', config.num_train_steps, start_step,
+               config.batch_size, jax.device_count(),
+               masks.describe(config.mask))
   pending: list[tuple[int, dict[str, jax.Array]]] = []
   history: list[dict[str, np.ndarray]] = []
   # Logs steps/s, progress and ETA (wall time, evaluations included, with
