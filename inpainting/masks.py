@@ -11,8 +11,9 @@ run draws the same, and so does any number of processes.
 from __future__ import annotations
 
 import math
-import cv2
+
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -64,6 +65,23 @@ def hole_box(mask: np.ndarray) -> tuple[int, int, int, int]:
   return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def hole_extent(any_missing: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The first and last index of each row's holes, in JAX (`hole_box`'s twin).
+
+  Args:
+    any_missing: [B, N], > 0 where a row (or column) of the image has a
+      missing pixel.
+
+  Returns:
+    (first, last), each [B]; (N, -1) for a row without any.
+  """
+  n = any_missing.shape[1]
+  index = jnp.arange(n)
+  first = jnp.min(jnp.where(any_missing > 0, index, n), axis=1)
+  last = jnp.max(jnp.where(any_missing > 0, index, -1), axis=1)
+  return first, last
+
+
 def to_uint8(image: jax.Array | np.ndarray) -> np.ndarray:
   """[-1, 1] floats -> uint8 [0, 255]."""
   image = np.asarray(image, np.float32)
@@ -93,6 +111,9 @@ def free_form_mask(rng: np.random.Generator, image_size: int, *,
   max_width]. The outermost ring of pixels is never missing, so that every
   hole has a border to see.
   """
+  # Imported here: the model path (models, state, inference) imports this
+  # module and runs where OpenCV is not installed.
+  import cv2  # pylint: disable=g-import-not-at-top
   canvas = np.zeros((image_size, image_size), np.uint8)
   low, high = 1, image_size - 2
   for _ in range(rng.integers(1, max_strokes + 1)):

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inpainting import masks
+
 # PSNR of a perfect prediction (MSE 0) is infinite; it is reported as this
 # cap (the PSNR of MSE 1e-10), and perfect images are counted separately.
 PSNR_CAP_DB = 100.0
@@ -190,9 +192,10 @@ def mask_metrics(prediction: jax.Array, target: jax.Array,
 
 def _span(any_missing: jax.Array) -> jax.Array:
   """[B, N] 0/1 -> 1 from the first to the last 1 of each row."""
-  before = jnp.cumsum(any_missing, axis=1) > 0
-  after = jnp.cumsum(any_missing[:, ::-1], axis=1)[:, ::-1] > 0
-  return (before & after).astype(jnp.float32)
+  first, last = masks.hole_extent(any_missing)
+  index = jnp.arange(any_missing.shape[1])
+  return ((index >= first[:, None]) &
+          (index <= last[:, None])).astype(jnp.float32)
 
 
 def bootstrap_mean_ci(values: np.ndarray, *, confidence: float = 0.95,

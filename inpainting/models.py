@@ -31,6 +31,7 @@ import ml_collections
 
 from inpainting import implementations
 from inpainting import layers
+from inpainting import masks
 
 ModuleDef = Any
 # The seed's layers, computed by stock Flax.
@@ -405,10 +406,7 @@ def local_window(x: jax.Array, mask: jax.Array, size: int) -> jax.Array:
     [B, size, size, C].
   """
   def centre(hole: jax.Array) -> jax.Array:  # [B, N] -> [B]
-    n = hole.shape[1]
-    index = jnp.arange(n)
-    first = jnp.min(jnp.where(hole > 0, index, n), axis=1)
-    last = jnp.max(jnp.where(hole > 0, index, -1), axis=1)
+    first, last = masks.hole_extent(hole)
     return (first + last + 1) // 2
 
   height, width = x.shape[1:3]
