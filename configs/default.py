@@ -158,6 +158,18 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.grad_clip_norm = 1.0
   # Critic updates per generator update, on the same batch (the seed: 1).
   config.optimizer.critic_steps = 1
+  # The learning rates' schedule (state.learning_rate_schedule): 'constant'
+  # (the seed) or 'cosine' (linear warm-up over warmup_steps, then a cosine
+  # decay to 0 at decay_steps; None: num_train_steps). Set decay_steps when a
+  # run will be resumed with a larger num_train_steps, or the schedule moves.
+  config.optimizer.schedule = 'constant'
+  config.optimizer.warmup_steps = 0
+  config.optimizer.decay_steps = ml_collections.config_dict.placeholder(int)
+  # An exponential moving average of the generator's parameters and
+  # BatchNorm statistics, with decay min(ema_decay, (1 + t) / (10 + t)) at
+  # step t; when on (> 0), evaluation, samples and tools/inpaint.py fill
+  # with it. 0: off (the seed).
+  config.optimizer.ema_decay = 0.0
 
   # Probability of zeroing an example's caption embedding in a training step
   # (0 in the seed); lets one model also fill without captions.

@@ -20,6 +20,7 @@ from inpainting import implementations
 from inpainting import losses
 from inpainting import masks
 from inpainting import models
+from inpainting import state as state_lib
 from inpainting.datasets import common
 
 MODEL_DTYPES = ('float32', 'bfloat16')
@@ -261,6 +262,20 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if not 0 <= opt[name] < 1:
       problems.append(f'config.optimizer.{name}={opt[name]!r}: must be in '
                       '[0, 1)')
+  if opt.schedule not in state_lib.SCHEDULES:
+    problems.append(f'config.optimizer.schedule={opt.schedule!r}: must be '
+                    f'one of {state_lib.SCHEDULES}')
+  decay_steps = opt.decay_steps or config.num_train_steps
+  if opt.decay_steps is not None and opt.decay_steps <= 0:
+    problems.append(f'config.optimizer.decay_steps={opt.decay_steps!r}: '
+                    'must be a positive integer, or None for '
+                    'num_train_steps')
+  elif not 0 <= opt.warmup_steps < decay_steps:
+    problems.append(f'config.optimizer.warmup_steps={opt.warmup_steps!r}: '
+                    f'must be in [0, {decay_steps}) (the decay\'s steps)')
+  if not 0 <= opt.ema_decay < 1:
+    problems.append(f'config.optimizer.ema_decay={opt.ema_decay!r}: must be '
+                    'in [0, 1) (0: off)')
   if config.guidance < 0:
     problems.append(f'config.guidance={config.guidance!r}: must be >= 0')
   if not 0 <= config.caption_dropout <= 1:

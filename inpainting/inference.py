@@ -37,6 +37,8 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
             window: models.Box | None = None) -> jax.Array:
   """Generator output in inference mode (BatchNorm running averages).
 
+  With `optimizer.ema_decay` > 0 the generator's moving average fills.
+
   With `config.guidance` s > 0 (and captions), caption guidance: p + s (p -
   p0), p predicted with the caption and p0 with a zero embedding (what
   caption dropout trains for), clipped to [-1, 1].
@@ -55,8 +57,7 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
 
   def generate(embedding):
     return generator.apply(
-        {'params': state.generator.params,
-         'batch_stats': state.generator.batch_stats},
+        state_lib.generator_variables(state),
         batch['image'], batch['mask'], embedding, train=False,
         window=window).astype(jnp.float32)
 

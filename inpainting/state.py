@@ -12,6 +12,7 @@ from typing import Any
 import flax
 from flax.training import train_state
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -34,25 +35,57 @@ class TrainState(train_state.TrainState):
   batch_stats: Any = None
 
 
+SCHEDULES = ('constant', 'cosine')
+
+
 @flax.struct.dataclass
 class GANState:
   """Everything a run carries from step to step: one pytree to checkpoint."""
   generator: TrainState
   critic: TrainState
   rng: jax.Array  # raw key data; folded with the device and the step.
+  # The generator's averaged variables {'params', 'batch_stats'} when
+  # `optimizer.ema_decay` > 0, else None (and not in the checkpoint).
+  ema: Any = None
 
   @property
   def step(self) -> jax.Array:
     return self.generator.step
 
 
+def generator_variables(state: GANState) -> dict[str, Any]:
+  """The generator's variables that inference fills with: the average if any."""
+  if state.ema is not None:
+    return state.ema
+  return {'params': state.generator.params,
+          'batch_stats': state.generator.batch_stats}
+
+
+def ema_decay(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:
+  """The average's decay after update `step` (1, 2, ...): short at first."""
+  step = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(config.optimizer.ema_decay, (1 + step) / (10 + step))
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict,
+                           peak: float) -> float | optax.Schedule:
+  """`peak` itself ('constant', the seed), or warm-up and cosine decay."""
+  opt = config.optimizer
+  if opt.schedule == 'constant':
+    return peak
+  decay_steps = opt.decay_steps or config.num_train_steps
+  return optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=peak, warmup_steps=opt.warmup_steps,
+      decay_steps=decay_steps, end_value=0.0)
+
+
 def create_optimizer(config: ml_collections.ConfigDict,
                      learning_rate: float) -> optax.GradientTransformation:
-  """`clip_by_global_norm` then Adam, as in the seed."""
+  """`clip_by_global_norm` then Adam, as in the seed, on the schedule."""
   opt = config.optimizer
   return optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm),
-                     optax.adam(learning_rate, b1=opt.b1, b2=opt.b2,
-                                eps=opt.eps))
+                     optax.adam(learning_rate_schedule(config, learning_rate),
+                                b1=opt.b1, b2=opt.b2, eps=opt.eps))
 
 
 def example_batch(config: ml_collections.ConfigDict, batch_size: int = 1,
@@ -107,6 +140,10 @@ def create_train_state(config: ml_collections.ConfigDict,
   c_vars = jax.jit(functools.partial(critic.init, train=False))(
       c_rng, image, mask, embedding)
   opt = config.optimizer
+  ema = None
+  if opt.ema_decay > 0:  # copies: the step donates the state's buffers
+    ema = jax.tree.map(jnp.copy, {'params': g_vars['params'],
+                                  'batch_stats': g_vars['batch_stats']})
   return GANState(
       generator=TrainState.create(
           apply_fn=generator.apply, params=g_vars['params'],
@@ -116,4 +153,5 @@ def create_train_state(config: ml_collections.ConfigDict,
           apply_fn=critic.apply, params=c_vars['params'],
           batch_stats=c_vars['batch_stats'],
           tx=create_optimizer(config, opt.critic_learning_rate)),
-      rng=jax.random.key_data(step_rng))
+      rng=jax.random.key_data(step_rng),
+      ema=ema)

@@ -142,6 +142,12 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   g_grads = lax.pmean(g_grads, AXIS)
   new_generator = state.generator.apply_gradients(
       grads=g_grads, batch_stats=lax.pmean(g_batch_stats, AXIS))
+  ema = state.ema
+  if ema is not None:
+    ema = optax.incremental_update(
+        {'params': new_generator.params,
+         'batch_stats': new_generator.batch_stats}, ema,
+        step_size=1.0 - state_lib.ema_decay(config, new_generator.step))
 
   metrics = {
       'generator_loss': g_loss,
@@ -152,6 +158,7 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       'critic_real_prob': jax.nn.sigmoid(real_logits).mean(),
       'critic_fake_prob': jax.nn.sigmoid(fake_logits).mean(),
       'generator_grad_norm': optax.tree.norm(g_grads),
+      'learning_rate': _learning_rate(config, state.step),
       'critic_grad_norm': optax.tree.norm(c_grads),
   }
   if r1_weight > 0:
@@ -159,7 +166,16 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   if 'feature_matching' in g_parts:
     metrics['feature_matching'] = g_parts['feature_matching']
   metrics = lax.pmean(metrics, AXIS)
-  return state.replace(generator=new_generator, critic=new_critic), metrics
+  return state.replace(generator=new_generator, critic=new_critic,
+                       ema=ema), metrics
+
+
+def _learning_rate(config: ml_collections.ConfigDict,
+                   step: jax.Array) -> jax.Array:
+  """The generator's learning rate of this step (logged)."""
+  rate = state_lib.learning_rate_schedule(
+      config, config.optimizer.generator_learning_rate)
+  return jnp.asarray(rate(step) if callable(rate) else rate, jnp.float32)
 
 
 def _patch_weights(mask: jax.Array, logits: jax.Array) -> jax.Array | None:

@@ -76,6 +76,9 @@ VARIANTS = {
     'loss.r1_weight': 1.0, 'loss.feature_matching_weight': 1.0,
     'optimizer.critic_steps': 2,
     'mask.kind': 'mixture',  # random holes (in the training stream)
+    'optimizer.schedule': 'cosine', 'optimizer.warmup_steps': 1,
+    'optimizer.decay_steps': 10,  # fixed: the resume test changes the steps
+    'optimizer.ema_decay': 0.99,
 }
 # The critic views with BatchNorm, beside the seed's.
 CRITIC_VIEWS = {'model.critic_view': 'global_local',
@@ -115,6 +118,7 @@ def test_two_devices_equal_one_device_with_the_same_global_batch(tiny_config,
                       rtol=1e-4, atol=1e-5)
   _assert_trees_close(two.generator.batch_stats, one.generator.batch_stats,
                       rtol=1e-4, atol=1e-5)
+  _assert_trees_close(two.ema, one.ema, rtol=1e-4, atol=1e-5)
   _assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
   # And the step did something.
   moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
