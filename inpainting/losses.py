@@ -160,7 +160,8 @@ def feature_matching(real_features: list[jax.Array],
 
 
 def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
-                   fake_logits: jax.Array, *, reconstruction_weight: float,
+                   fake_logits: jax.Array | None, *,
+                   reconstruction_weight: float,
                    adversarial_weight: float,
                    pixel_weights: jax.Array | None = None,
                    kind: str = 'bce',
@@ -170,20 +171,24 @@ def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
 
   Args:
     prediction, target, mask: [B, H, W, C], [B, H, W, C], [B, H, W, 1].
-    fake_logits: the critic's logits of the composites.
+    fake_logits: the critic's logits of the composites; None: no critic
+      (the reconstruction term alone).
     reconstruction_weight, adversarial_weight: the two terms' weights.
     pixel_weights: [B, H, W, 1] weights of the reconstruction term
       (`reconstruction_weights`); None: the hole's plain MSE (the seed).
     kind, fake_weights: of the adversarial term (`adversarial_loss`).
 
   Returns:
-    (loss, {'mse': hole MSE, 'adversarial': ...}) as scalars.
+    (loss, {'mse': hole MSE, 'adversarial': ...}) as scalars; without
+    fake_logits, {'mse': ...}.
   """
   mse = hole_mse(prediction, target, mask).mean()
   reconstruction = mse if pixel_weights is None else weighted_mse(
       prediction, target, pixel_weights).mean()
+  loss = reconstruction_weight * reconstruction
+  if fake_logits is None:
+    return loss, {'mse': mse}
   adversarial = adversarial_loss(fake_logits, kind=kind,
                                  fake_weights=fake_weights)
-  loss = reconstruction_weight * reconstruction + (
-      adversarial_weight * adversarial)
+  loss = loss + adversarial_weight * adversarial
   return loss, {'mse': mse, 'adversarial': adversarial}

@@ -310,10 +310,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         summary = {k: float(np.mean([h[k] for h in history]))
                    for k in history[0]}
         history.clear()
+        critic = summary.get('critic_loss')  # none without a critic
         logging.info(
-            'step %d/%d: generator_loss=%.4f hole_mse=%.4f critic_loss=%.4f',
-            step, config.num_train_steps, summary['generator_loss'],
-            summary['hole_mse'], summary['critic_loss'])
+            'step %d/%d: generator_loss=%.4f hole_mse=%.4f%s', step,
+            config.num_train_steps, summary['generator_loss'],
+            summary['hole_mse'],
+            '' if critic is None else f' critic_loss={critic:.4f}')
         writer.write_scalars(step, summary)
       report_progress(step)
 

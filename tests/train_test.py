@@ -10,7 +10,9 @@ import pytest
 from inpainting import checkpoints
 from inpainting import inference
 from inpainting import input_pipeline
+from inpainting import losses
 from inpainting import masks
+from inpainting import models
 from inpainting import state as state_lib
 from inpainting import train
 from inpainting import train_step
@@ -138,6 +140,33 @@ def test_reconstruction_improves_on_a_fixed_batch(tiny_config):
   _, metrics = _run_steps(tiny_config, state, [batch] * 15,
                           jax.local_devices())
   assert metrics[-1]['hole_mse'] < 0.5 * metrics[0]['hole_mse']
+
+
+def test_without_adversarial_terms_the_critic_is_skipped(tiny_config):
+  tiny_config.loss.adversarial_weight = 0.0
+  state = _init(tiny_config)
+  batch = _batch(tiny_config, 6)
+  new, (metrics,) = _run_steps(tiny_config, state, [batch],
+                               jax.local_devices()[:1])
+  assert not any(k.startswith('critic') for k in metrics)
+  _assert_trees_close(new.critic, state.critic, rtol=0, atol=0)
+
+  # The generator's update is Adam's on the gradient of the weighted hole
+  # MSE alone.
+  generator = models.generator_from_config(tiny_config.model)
+
+  def loss(params):
+    prediction, _ = generator.apply(
+        {'params': params, 'batch_stats': state.generator.batch_stats},
+        batch['image'], batch['mask'], batch['embedding'], train=True,
+        mutable=['batch_stats'])
+    return tiny_config.loss.reconstruction_weight * losses.hole_mse(
+        prediction, batch['image'], batch['mask']).mean()
+
+  expected = state.generator.apply_gradients(
+      grads=jax.grad(loss)(state.generator.params))
+  _assert_trees_close(new.generator.params, expected.params, rtol=1e-5,
+                      atol=1e-6)
 
 
 def test_save_restore_then_next_step_is_identical(tiny_config, tmp_path):
