@@ -101,8 +101,8 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
                                          fake_logits, r1)
 
   # A critic that nothing reads (no adversarial term, no feature matching:
-  # an MSE-only run) is neither run nor trained; the generator's gradient
-  # is the same, and the step about a quarter cheaper.
+  # an MSE-only run) is neither run nor trained: the generator's gradient
+  # is the same, without the critic's three passes.
   feature_matching_weight = config.loss.feature_matching_weight
   uses_critic = (config.loss.adversarial_weight > 0 or
                  feature_matching_weight > 0)
