@@ -67,16 +67,21 @@ def ema_decay(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:
   return jnp.minimum(config.optimizer.ema_decay, (1 + step) / (10 + step))
 
 
+def decay_steps(config: ml_collections.ConfigDict) -> int:
+  """The cosine decay's length: `optimizer.decay_steps`, else the run's."""
+  steps = config.optimizer.decay_steps
+  return config.num_train_steps if steps is None else steps
+
+
 def learning_rate_schedule(config: ml_collections.ConfigDict,
                            peak: float) -> float | optax.Schedule:
   """`peak` itself ('constant', the seed), or warm-up and cosine decay."""
   opt = config.optimizer
   if opt.schedule == 'constant':
     return peak
-  decay_steps = opt.decay_steps or config.num_train_steps
   return optax.warmup_cosine_decay_schedule(
       init_value=0.0, peak_value=peak, warmup_steps=opt.warmup_steps,
-      decay_steps=decay_steps, end_value=0.0)
+      decay_steps=decay_steps(config), end_value=0.0)
 
 
 def create_optimizer(config: ml_collections.ConfigDict,

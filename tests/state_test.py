@@ -27,6 +27,14 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tiny_config):
   assert state_lib.learning_rate_schedule(tiny_config, 1e-3) == 1e-3
 
 
+def test_the_decay_lasts_the_run_unless_set(tiny_config):
+  tiny_config.num_train_steps = 30
+  tiny_config.optimizer.decay_steps = None
+  assert state_lib.decay_steps(tiny_config) == 30
+  tiny_config.optimizer.decay_steps = 12
+  assert state_lib.decay_steps(tiny_config) == 12
+
+
 @pytest.fixture(scope='module')
 def two_steps(data_dir):
   """Two steps of one compiled step with warm-up, cosine decay and EMA."""
