@@ -94,6 +94,11 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # convolution), 'nearest' or 'bilinear' (resize, then a stride-1
   # convolution: inpainting/layers.py, ResizeConv).
   config.model.upsampling = 'transpose'
+  # > 0: the last upsampling gives this many features, and a stride-1 3x3
+  # convolution at full resolution turns them, with the masked image and
+  # the mask, into the output (a U-Net's outermost skip: the known pixels
+  # beside a thin hole reach the output directly). 0: off (the seed).
+  config.model.full_resolution_features = 0
   config.model.activation = 'relu'
   config.model.critic_activation = 'relu'
   config.model.output_activation = 'tanh'

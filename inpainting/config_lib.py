@@ -238,6 +238,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     problems.append('config.model.decoder_kernel_size='
                     f'{model.decoder_kernel_size!r}: must be positive or '
                     'None')
+  if model.full_resolution_features < 0:
+    problems.append('config.model.full_resolution_features='
+                    f'{model.full_resolution_features!r}: must be >= 0 (0: '
+                    'off)')
   if model.film_encoder and model.caption_conditioning != 'film':
     problems.append('config.model.film_encoder=True: needs '
                     "config.model.caption_conditioning='film'")

@@ -210,11 +210,26 @@ class CaptionProjection(nn.Module):
                             (e.shape[0], height, width, self.features))
 
 
+# The full-resolution layer's kernel (Generator.full_resolution_features):
+# odd, so that SAME padding is even; it reads a pixel's 8 neighbours.
+FULL_RESOLUTION_KERNEL = 3
+
+
+def check_window(window: Box, height: int, width: int) -> None:
+  """Raises unless (top, bottom, left, right) lies in a height x width map."""
+  top, bottom, left, right = window
+  if not (0 <= top < bottom <= height and 0 <= left < right <= width):
+    raise ValueError(f'window={tuple(window)} (top, bottom, left, right) '
+                     f'must lie inside the {height}x{width} output.')
+
+
 class Decoder(nn.Module):
   """4 x [ConvTranspose 5x5 stride 2 -> BatchNorm -> ReLU], tanh at the end.
 
   With skip connections, the input of each layer after the first is the
   previous output concatenated with the encoder activation of the same size.
+  Without the `head`, the last layer is a block like the others (BatchNorm,
+  activation) for a layer after it to read.
   """
   features: Sequence[int]
   kernel_size: int = 5
@@ -222,6 +237,7 @@ class Decoder(nn.Module):
   output_activation: str = 'tanh'
   skip_connections: bool = True
   film: bool = False  # FiLM from the embedding in every block but the last
+  head: bool = True  # the last layer: bias and output activation
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   # The input rows an upsampling layer's output rows read: (start, stop,
   # kernel_size, input size) -> (lo, hi); for windows (see `_spans`).
@@ -262,20 +278,22 @@ class Decoder(nn.Module):
         x = jnp.concatenate([x, skip.astype(x.dtype)], -1)
       x = self.conv_transpose(features, (self.kernel_size,) * 2,
                               strides=(2, 2), padding='SAME',
-                              use_bias=i == last, dtype=self.dtype,
+                              use_bias=i == last and self.head,
+                              dtype=self.dtype,
                               name=f'deconv{i}')(x)
       if spans[i] is not None:
         # x starts at twice the input crop's origin; keep what is asked.
         (r0, _), (c0, _) = spans[i]
         (a, b), (c, d) = spans[i + 1]
         x = x[:, a - 2 * r0:b - 2 * r0, c - 2 * c0:d - 2 * c0]
-      if i == last:
+      if i == last and self.head:
         return activation_fn(self.output_activation)(x)
       x = self.norm(use_running_average=not train, dtype=self.dtype,
                     name=f'bn{i}')(x)
       if self.film:  # per channel: a window of it is its crop
         x = FiLM(dtype=self.dtype, name=f'film{i}')(x, embedding)
       x = act(x)
+    return x
 
   def _spans(self, window: Box | None, height: int, width: int,
              train: bool) -> list[Any]:
@@ -291,10 +309,7 @@ class Decoder(nn.Module):
                        'statistics of a window differ from the whole '
                        "image's.")
     top, bottom, left, right = window
-    full = (height * 2**n, width * 2**n)
-    if not (0 <= top < bottom <= full[0] and 0 <= left < right <= full[1]):
-      raise ValueError(f'window={tuple(window)} (top, bottom, left, right) '
-                       f'must lie inside the {full[0]}x{full[1]} output.')
+    check_window(window, height * 2**n, width * 2**n)
     spans = [((top, bottom), (left, right))]
     for i in reversed(range(n)):
       rows, cols = spans[0]
@@ -318,6 +333,12 @@ class Generator(nn.Module):
   caption_conditioning: str = 'after_bottleneck'  # GENERATOR_CONDITIONING
   film_encoder: bool = False  # with 'film': in the encoder's blocks too
   decoder_kernel_size: int | None = None  # None: kernel_size
+  # > 0: the decoder's last upsampling gives this many features, and a
+  # stride-1 3x3 convolution at full resolution reads them with the masked
+  # image and the mask (the outermost skip of a U-Net): the known pixels
+  # next to a thin hole reach the output without passing through a stride-2
+  # encoder. 0: the seed's decoder, its last upsampling the output.
+  full_resolution_features: int = 0
   conv: ModuleDef = CONV
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   upsample_span: Callable[..., tuple[int, int]] = layers.transpose_input_span
@@ -368,13 +389,36 @@ class Generator(nn.Module):
     if how == 'after_bottleneck':
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     common['kernel_size'] = self.decoder_kernel_size or self.kernel_size
-    return Decoder(self.decoder_features,
-                   output_activation=self.output_activation,
-                   skip_connections=self.skip_connections, film=how == 'film',
-                   conv_transpose=self.conv_transpose,
-                   upsample_span=self.upsample_span, name='decoder',
-                   **common)(code, skips[:-1], train=train, window=window,
-                             embedding=embedding)
+    decoder = functools.partial(
+        Decoder, output_activation=self.output_activation,
+        skip_connections=self.skip_connections, film=how == 'film',
+        conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
+        name='decoder', **common)
+    if not self.full_resolution_features:
+      return decoder(self.decoder_features)(
+          code, skips[:-1], train=train, window=window, embedding=embedding)
+
+    # The decoder's features over the window and the margin the last
+    # convolution reads (within the image), zeros beyond the image's edge:
+    # so a window's output is the crop of the whole output.
+    height, width = image.shape[1:3]
+    if window is not None:
+      check_window(window, height, width)
+    top, bottom, left, right = window or (0, height, 0, width)
+    r = FULL_RESOLUTION_KERNEL // 2
+    wide = (max(top - r, 0), min(bottom + r, height),
+            max(left - r, 0), min(right + r, width))
+    features = (*self.decoder_features[:-1], self.full_resolution_features)
+    y = decoder(features, head=False)(
+        code, skips[:-1], train=train,
+        window=None if window is None else wide, embedding=embedding)
+    y = jnp.concatenate(
+        [y, x[:, wide[0]:wide[1], wide[2]:wide[3]].astype(y.dtype)], -1)
+    y = jnp.pad(y, ((0, 0), (r - (top - wide[0]), r - (wide[1] - bottom)),
+                    (r - (left - wide[2]), r - (wide[3] - right)), (0, 0)))
+    y = nn.Conv(self.decoder_features[-1], (FULL_RESOLUTION_KERNEL,) * 2,
+                padding='VALID', dtype=self.dtype, name='full_resolution')(y)
+    return activation_fn(self.output_activation)(y)
 
 
 # What the critic looks at (model.critic_view):
@@ -560,6 +604,7 @@ def generator_from_config(model: ml_collections.ConfigDict,
       caption_conditioning=model.caption_conditioning,
       film_encoder=model.film_encoder,
       decoder_kernel_size=model.decoder_kernel_size,
+      full_resolution_features=model.full_resolution_features,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       upsample_span=blocks.upsample_span,
       norm=blocks.norm, **_shared_fields(model))

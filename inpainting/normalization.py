@@ -26,6 +26,7 @@ included.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -44,8 +45,22 @@ def channel_sum(x: jax.Array) -> jax.Array:
   """
   channels = x.shape[-1]
   flat = x.reshape(-1, channels)
+  # In two levels, each a dot: m partial sums of n / m terms, then their
+  # sum. A dot accumulates in sequence, so one over all n terms errs by up
+  # to about n * 1e-7 relative (1e-5 at 64x32x32 positions); two near
+  # sqrt(n) each err about 20 times less, and run no slower.
+  n = flat.shape[0]
+  m = _divisor_near_sqrt(n)
+  if m > 1:
+    flat = jnp.dot(jnp.ones(m, flat.dtype), flat.reshape(m, -1),
+                   preferred_element_type=jnp.float32).reshape(-1, channels)
   return jnp.dot(jnp.ones(flat.shape[0], flat.dtype), flat,
                  preferred_element_type=jnp.float32)
+
+
+def _divisor_near_sqrt(n: int) -> int:
+  """The largest divisor of n that is at most sqrt(n)."""
+  return max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))

@@ -104,6 +104,8 @@ def test_wrong_types_are_named():
      "config.model.upsampling='pixel_shuffle': must be one of"),
     ('model.decoder_kernel_size', 0,
      'config.model.decoder_kernel_size=0: must be positive or None'),
+    ('model.full_resolution_features', -1,
+     'config.model.full_resolution_features=-1: must be >= 0'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])

@@ -208,16 +208,19 @@ def test_modules_built_by_hand_compute_what_the_config_builds(train):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl,upsampling,decoder_kernel', [
-    ('xla', 'transpose', None), ('adjoint', 'transpose', None),
-    ('adjoint', 'transpose', 4), ('adjoint', 'nearest', None),
-    ('adjoint', 'bilinear', 3)])
+@pytest.mark.parametrize('impl,upsampling,decoder_kernel,full_resolution', [
+    ('xla', 'transpose', None, 0), ('adjoint', 'transpose', None, 0),
+    ('adjoint', 'transpose', 4, 0), ('adjoint', 'nearest', None, 0),
+    ('adjoint', 'bilinear', 3, 0), ('adjoint', 'nearest', None, 8),
+    ('adjoint', 'transpose', 4, 8)])
 def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
-                                                  decoder_kernel):
+                                                  decoder_kernel,
+                                                  full_resolution):
   config = tiny.get_config()
   config.model.conv_impl = impl
   config.model.upsampling = upsampling
   config.model.decoder_kernel_size = decoder_kernel
+  config.model.full_resolution_features = full_resolution
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -238,8 +241,11 @@ def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
                                rtol=1e-5, atol=1e-6, err_msg=str(window))
 
 
-def test_a_window_needs_inference_mode_and_must_fit():
-  generator = models.generator_from_config(tiny.get_config().model)
+@pytest.mark.parametrize('full_resolution', [0, 8])
+def test_a_window_needs_inference_mode_and_must_fit(full_resolution):
+  config = tiny.get_config()
+  config.model.full_resolution_features = full_resolution
+  generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
                              train=False)
@@ -395,3 +401,33 @@ def test_config_chooses_the_decoders_upsampling():
       jax.random.key(0), image, mask, embedding, train=False)['params']
   assert params['decoder']['deconv0']['kernel'].shape[:2] == (4, 4)
   assert params['encoder']['conv0']['kernel'].shape[:2] == (5, 5)
+
+
+def test_full_resolution_layer_reads_features_and_the_masked_image():
+  config = tiny.get_config()
+  config.model.full_resolution_features = 8
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  params = variables['params']
+  k = models.FULL_RESOLUTION_KERNEL
+  decoder_in = (config.model.decoder_features[-2] +
+                config.model.encoder_features[0])
+  # The last upsampling gives 8 features (no bias: BatchNorm follows), and
+  # the full-resolution convolution reads them, the masked image and the
+  # mask.
+  assert params['decoder']['deconv3']['kernel'].shape[-2:] == (decoder_in, 8)
+  assert 'bias' not in params['decoder']['deconv3']
+  assert set(params['decoder']['bn3']) == {'scale', 'bias'}
+  assert params['full_resolution']['kernel'].shape == (k, k, 8 + 4, 3)
+  # With the centre tap copying the image's channels and nothing else, the
+  # output is tanh of the masked image: it reads the known pixels directly.
+  kernel = np.zeros((k, k, 8 + 4, 3), np.float32)
+  for c in range(3):
+    kernel[k // 2, k // 2, 8 + c, c] = 1.0
+  params = {**params, 'full_resolution': {'kernel': kernel,
+                                          'bias': np.zeros(3, np.float32)}}
+  out = generator.apply({**variables, 'params': params}, image, mask,
+                        embedding, train=False)
+  np.testing.assert_allclose(out, np.tanh(image * (1 - mask)), atol=1e-6)
