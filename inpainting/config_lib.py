@@ -269,14 +269,14 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if opt.schedule not in state_lib.SCHEDULES:
     problems.append(f'config.optimizer.schedule={opt.schedule!r}: must be '
                     f'one of {state_lib.SCHEDULES}')
+  decay_steps = state_lib.decay_steps(config)
   if opt.decay_steps is not None and opt.decay_steps <= 0:
     problems.append(f'config.optimizer.decay_steps={opt.decay_steps!r}: '
                     'must be a positive integer, or None for '
                     'num_train_steps')
-  elif not 0 <= opt.warmup_steps < state_lib.decay_steps(config):
+  elif not 0 <= opt.warmup_steps < decay_steps:
     problems.append(f'config.optimizer.warmup_steps={opt.warmup_steps!r}: '
-                    f'must be in [0, {state_lib.decay_steps(config)}) (the '
-                    "decay's steps)")
+                    f'must be in [0, {decay_steps}) (the decay\'s steps)')
   if not 0 <= opt.ema_decay < 1:
     problems.append(f'config.optimizer.ema_decay={opt.ema_decay!r}: must be '
                     'in [0, 1) (0: off)')

@@ -98,11 +98,12 @@ def test_bfloat16_computes_statistics_in_float32():
   _assert_close(updates, updates_stock)
 
 
-@pytest.mark.parametrize('shape', [(64, 32, 32, 16), (7, 13, 1, 3)])
+@pytest.mark.parametrize('shape', [(64, 32, 32, 16), (7, 13, 1, 3),
+                                   (1, 97, 1, 3)])
 def test_channel_sums_are_accurate(shape):
   # 64x32x32 positions summed by one dot in sequence erred by 1e-5
-  # (relative) on values of mean 3; in two levels, below 1e-6. A prime
-  # number of positions is summed in one level.
+  # (relative) on values of mean 3; in two levels, below 1e-6. 7x13
+  # positions are summed in levels of 7 and 13, a prime number (97) in one.
   x = 0.1 * jax.random.normal(jax.random.key(0), shape) + 3.0
   exact = np.asarray(x, np.float64).reshape(-1, shape[-1]).sum(0)
   sums = jax.jit(normalization.channel_sum)(x)
