@@ -257,9 +257,33 @@ def _methods_table(methods: dict) -> list[str]:
   return lines
 
 
+PREVIOUS_REPORTS = 'previous_reports'
+
+
+def _keep_previous_reports(out: pathlib.Path) -> pathlib.Path | None:
+  """Moves an earlier evaluation's report files to previous_reports/N/.
+
+  N counts up from 1, so no report is ever overwritten, and the files of
+  one evaluation (e.g. its per-kind grids) never sit beside another's
+  report.json. Returns the folder, or None if there was no report.
+  """
+  files = sorted(p for p in out.glob('report*') if p.is_file())
+  if not files:
+    return None
+  previous = out / PREVIOUS_REPORTS
+  taken = [int(p.name) for p in previous.glob('*') if p.name.isdigit()]
+  folder = previous / str(max(taken, default=0) + 1)
+  folder.mkdir(parents=True)
+  for path in files:
+    path.rename(folder / path.name)
+  return folder
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
              step: int | None = None) -> dict:
   """Evaluates a checkpoint of `workdir`; writes report.{json,md,png} there.
+
+  An earlier report there is first moved to previous_reports/N/.
 
   Args:
     config: the run config (`eval.*` fields choose split, size, baselines).
@@ -304,6 +328,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
         with_baselines=config.eval.baselines, kind=kind)
     report.setdefault('mask_kinds', {})[kind] = kind_report
     outputs[f'_{kind}'] = (kind_grid, kind_samples)
+  kept = _keep_previous_reports(out)
+  if kept:
+    logging.info('Moved the previous report to %s.', kept)
   (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
   (out / 'report.md').write_text(_markdown(report))
   for suffix, (kind_grid, kind_samples) in outputs.items():

@@ -111,6 +111,12 @@ def test_every_kind_of_hole_has_its_own_table(trained_run):
   assert '## Random boxes' in markdown and '## Free-form holes' in markdown
   # The holes are a fixed set: evaluating again gives the same table.
   again = evaluate.evaluate(config, str(workdir))
+  # ... and the first report was moved aside, whole, not overwritten.
+  previous = workdir / evaluate.PREVIOUS_REPORTS
+  latest = previous / str(max(int(p.name) for p in previous.iterdir()))
+  assert json.loads((latest / 'report.json').read_text()) == report
+  assert (latest / 'report_box.png').is_file()
+  assert (latest / 'report.md').read_text() == markdown
   assert again['mask_kinds']['box']['methods']['OpenCV Telea (r=3)'][
       'mse'] == report['mask_kinds']['box']['methods'][
           'OpenCV Telea (r=3)']['mse']
