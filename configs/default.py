@@ -99,6 +99,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # the mask, into the output (a U-Net's outermost skip: the known pixels
   # beside a thin hole reach the output directly). 0: off (the seed).
   config.model.full_resolution_features = 0
+  # What the generator reads in the hole (inpainting/prefill.py): 'none',
+  # zeros (the seed); 'pull_push', a smooth fill from the border, which the
+  # network then corrects (at initialisation the model is that fill).
+  config.model.prefill = 'none'
   config.model.activation = 'relu'
   config.model.critic_activation = 'relu'
   config.model.output_activation = 'tanh'

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Callable
 
 import cv2
+import jax
 import numpy as np
 import skimage.restoration
+
+from inpainting import prefill
 
 Baseline = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -44,9 +47,21 @@ def biharmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
       image.astype(np.float64), hole, channel_axis=-1).astype(np.float32)
 
 
+_pull_push = jax.jit(prefill.pull_push)
+
+
+def pull_push(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+  """The pull-push membrane (prefill.pull_push), the generator's first guess
+  with `model.prefill='pull_push'`: what the network adds is beyond it."""
+  filled = _pull_push(image[None].astype(np.float32),
+                      hole[None, ..., None].astype(np.float32))
+  return np.asarray(filled[0])
+
+
 BASELINES: dict[str, Baseline] = {
     'border mean colour': border_mean,
     'OpenCV Telea (r=3)': telea,
     'OpenCV Navier-Stokes': navier_stokes,
     'scikit-image biharmonic': biharmonic,
+    'pull-push membrane': pull_push,
 }

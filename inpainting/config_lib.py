@@ -20,6 +20,7 @@ from inpainting import implementations
 from inpainting import losses
 from inpainting import masks
 from inpainting import models
+from inpainting import prefill as prefill_lib
 from inpainting import state as state_lib
 from inpainting.datasets import common
 
@@ -242,6 +243,14 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     problems.append('config.model.full_resolution_features='
                     f'{model.full_resolution_features!r}: must be >= 0 (0: '
                     'off)')
+  if model.prefill not in prefill_lib.PREFILLS:
+    problems.append(f'config.model.prefill={model.prefill!r}: must be one '
+                    f'of {sorted(prefill_lib.PREFILLS)}')
+  elif model.prefill != 'none' and model.output_activation != 'tanh':
+    problems.append(f'config.model.prefill={model.prefill!r} corrects its '
+                    "guess through tanh: needs config.model."
+                    f"output_activation='tanh', not "
+                    f'{model.output_activation!r}')
   if model.film_encoder and model.caption_conditioning != 'film':
     problems.append('config.model.film_encoder=True: needs '
                     "config.model.caption_conditioning='film'")

@@ -322,6 +322,7 @@ class _Stride2(nn.Module):
   padding: str = 'SAME'
   use_bias: bool = True
   dtype: Any = None
+  kernel_init: Any = nn.initializers.lecun_normal()  # Flax's default
 
   def _check_stride_and_padding(self) -> None:
     strides = ((self.strides,) * 2 if isinstance(self.strides, int)
@@ -343,7 +344,7 @@ class _Layer(_Stride2):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     self._check_stride_and_padding()
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+    kernel = self.param('kernel', self.kernel_init,
                         (*self.kernel_size, x.shape[-1], self.features),
                         self.param_dtype)
     if self.use_bias:
@@ -404,7 +405,8 @@ class ResizeConv(_Stride2):
     b, h, w, c = x.shape
     x = jax.image.resize(x, (b, _STRIDE * h, _STRIDE * w, c), self.method)
     return nn.Conv(self.features, self.kernel_size, strides=1, padding='SAME',
-                   use_bias=self.use_bias, dtype=self.dtype, name='conv')(x)
+                   use_bias=self.use_bias, dtype=self.dtype,
+                   kernel_init=self.kernel_init, name='conv')(x)
 
 
 def resize_conv_input_span(start: int, stop: int, kernel_size: int,

@@ -32,6 +32,7 @@ import ml_collections
 from inpainting import implementations
 from inpainting import layers
 from inpainting import masks
+from inpainting import prefill as prefill_lib
 
 ModuleDef = Any
 # The seed's layers, computed by stock Flax.
@@ -238,6 +239,7 @@ class Decoder(nn.Module):
   skip_connections: bool = True
   film: bool = False  # FiLM from the embedding in every block but the last
   head: bool = True  # the last layer: bias and output activation
+  head_kernel_init: Any = None  # the last layer's; None: the layer's own
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   # The input rows an upsampling layer's output rows read: (start, stop,
   # kernel_size, input size) -> (lo, hi); for windows (see `_spans`).
@@ -276,11 +278,14 @@ class Decoder(nn.Module):
       if i > 0 and size in by_size:
         skip = _crop(by_size[size], spans[i])
         x = jnp.concatenate([x, skip.astype(x.dtype)], -1)
+      init = {}
+      if i == last and self.head and self.head_kernel_init is not None:
+        init = {'kernel_init': self.head_kernel_init}
       x = self.conv_transpose(features, (self.kernel_size,) * 2,
                               strides=(2, 2), padding='SAME',
                               use_bias=i == last and self.head,
                               dtype=self.dtype,
-                              name=f'deconv{i}')(x)
+                              name=f'deconv{i}', **init)(x)
       if spans[i] is not None:
         # x starts at twice the input crop's origin; keep what is asked.
         (r0, _), (c0, _) = spans[i]
@@ -339,6 +344,11 @@ class Generator(nn.Module):
   # next to a thin hole reach the output without passing through a stride-2
   # encoder. 0: the seed's decoder, its last upsampling the output.
   full_resolution_features: int = 0
+  # What the network reads in the hole (prefill.PREFILLS): 'none', zeros
+  # (the seed); 'pull_push', a smooth fill from the border, of which the
+  # output is then a correction: tanh(h + atanh(guess)), the last layer
+  # initialised to zero, so that at initialisation the model is that fill.
+  prefill: str = 'none'
   conv: ModuleDef = CONV
   conv_transpose: ModuleDef = CONV_TRANSPOSE
   upsample_span: Callable[..., tuple[int, int]] = layers.transpose_input_span
@@ -371,8 +381,26 @@ class Generator(nn.Module):
       raise ValueError(f'Unknown caption_conditioning '
                        f'{self.caption_conditioning!r}; expected one of '
                        f'{sorted(GENERATOR_CONDITIONING)}.')
+    if self.prefill not in prefill_lib.PREFILLS:
+      raise ValueError(f'Unknown prefill {self.prefill!r}; expected one of '
+                       f'{sorted(prefill_lib.PREFILLS)}.')
     how = self.caption_conditioning if self.use_captions else None
-    x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
+    guess = None
+    if self.prefill == 'pull_push':
+      if self.output_activation != 'tanh':
+        raise ValueError("prefill='pull_push' corrects the guess through "
+                         "tanh: it needs output_activation='tanh', not "
+                         f'{self.output_activation!r}.')
+      guess = prefill_lib.pull_push(image, mask)
+      x = jnp.concatenate([guess, mask], axis=-1)
+    else:
+      x = jnp.concatenate([image * (1.0 - mask), mask], axis=-1)
+    # With a guess, the network's last layer gives a correction to it (zero
+    # at initialisation), applied by `_correct`.
+    head = (dict(output_activation='linear',
+                 head_kernel_init=nn.initializers.zeros_init())
+            if guess is not None else
+            dict(output_activation=self.output_activation))
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
                   norm=self.norm, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
@@ -390,13 +418,14 @@ class Generator(nn.Module):
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     common['kernel_size'] = self.decoder_kernel_size or self.kernel_size
     decoder = functools.partial(
-        Decoder, output_activation=self.output_activation,
+        Decoder, **head,
         skip_connections=self.skip_connections, film=how == 'film',
         conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
         name='decoder', **common)
     if not self.full_resolution_features:
-      return decoder(self.decoder_features)(
+      y = decoder(self.decoder_features)(
           code, skips[:-1], train=train, window=window, embedding=embedding)
+      return y if guess is None else _correct(guess, y, window)
 
     # The decoder's features over the window and the margin the last
     # convolution reads (within the image), zeros beyond the image's edge:
@@ -417,8 +446,24 @@ class Generator(nn.Module):
     y = jnp.pad(y, ((0, 0), (r - (top - wide[0]), r - (wide[1] - bottom)),
                     (r - (left - wide[2]), r - (wide[3] - right)), (0, 0)))
     y = nn.Conv(self.decoder_features[-1], (FULL_RESOLUTION_KERNEL,) * 2,
-                padding='VALID', dtype=self.dtype, name='full_resolution')(y)
+                padding='VALID', dtype=self.dtype, name='full_resolution',
+                **({} if guess is None else
+                   {'kernel_init': head['head_kernel_init']}))(y)
+    if guess is not None:
+      return _correct(guess, y, window)
     return activation_fn(self.output_activation)(y)
+
+
+def _correct(guess: jax.Array, correction: jax.Array,
+             window: Box | None) -> jax.Array:
+  """tanh(correction + atanh(guess)) over the window (the whole image if
+  None): a zero correction gives the guess (within 1e-3 of +-1)."""
+  if window is not None:
+    top, bottom, left, right = window
+    guess = guess[:, top:bottom, left:right]
+  limit = 1.0 - 1e-3
+  base = jnp.arctanh(jnp.clip(guess, -limit, limit)).astype(correction.dtype)
+  return jnp.tanh(correction + base)
 
 
 # What the critic looks at (model.critic_view):
@@ -605,6 +650,7 @@ def generator_from_config(model: ml_collections.ConfigDict,
       film_encoder=model.film_encoder,
       decoder_kernel_size=model.decoder_kernel_size,
       full_resolution_features=model.full_resolution_features,
+      prefill=model.prefill,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       upsample_span=blocks.upsample_span,
       norm=blocks.norm, **_shared_fields(model))

@@ -106,6 +106,8 @@ def test_wrong_types_are_named():
      'config.model.decoder_kernel_size=0: must be positive or None'),
     ('model.full_resolution_features', -1,
      'config.model.full_resolution_features=-1: must be >= 0'),
+    ('model.prefill', 'telea', "config.model.prefill='telea': must be one of"),
+    ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])
@@ -117,6 +119,15 @@ def test_impossible_values_are_named(field, value, expected):
     group = group[parent]
   group[leaf] = value
   with pytest.raises(config_lib.ConfigError, match=expected):
+    _validate(config)
+
+
+def test_prefill_needs_a_tanh_output():
+  config = tiny.get_config()
+  config.model.prefill = 'pull_push'
+  config.model.output_activation = 'sigmoid'
+  with pytest.raises(config_lib.ConfigError,
+                     match="needs config.model.output_activation='tanh'"):
     _validate(config)
 
 

@@ -21,7 +21,8 @@ def test_report_has_every_method_and_the_ablation(trained_run):
   assert report['num_examples'] == 40  # the whole tiny validation split
   assert list(report['methods']) == [
       evaluate.MODEL, 'border mean colour', 'OpenCV Telea (r=3)',
-      'OpenCV Navier-Stokes', 'scikit-image biharmonic']
+      'OpenCV Navier-Stokes', 'scikit-image biharmonic',
+      'pull-push membrane']
   for row in report['methods'].values():
     for key in ('l1', 'mse', 'psnr', 'psnr_of_mean_mse', 'ssim', 'seam',
                 'sharpness', 'ms_per_image'):

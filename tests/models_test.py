@@ -13,6 +13,7 @@ from configs import context_encoder
 from configs import tiny
 from inpainting import layers
 from inpainting import models
+from inpainting import prefill
 from inpainting import state as state_lib
 from inpainting import text_encoder
 
@@ -106,12 +107,17 @@ def test_caption_changes_the_output():
   assert float(jnp.abs(a - b).max()) > 1e-4
 
 
-def test_generator_ignores_hidden_pixels():
+@pytest.mark.parametrize('prefill', ['none', 'pull_push'])
+def test_generator_ignores_hidden_pixels(prefill):
   config = caption_gan.get_config()
+  config.model.prefill = prefill
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
                              train=False)
+  variables = jax.tree.map(  # a head that is not zero
+      lambda x: x + 0.1 * jax.random.uniform(jax.random.key(1), x.shape),
+      variables)
   changed = np.where(mask > 0, 0.7, image).astype(np.float32)
   np.testing.assert_allclose(
       generator.apply(variables, changed, mask, embedding, train=False),
@@ -208,15 +214,22 @@ def test_modules_built_by_hand_compute_what_the_config_builds(train):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl,upsampling,decoder_kernel,full_resolution', [
-    ('xla', 'transpose', None, 0), ('adjoint', 'transpose', None, 0),
-    ('adjoint', 'transpose', 4, 0), ('adjoint', 'nearest', None, 0),
-    ('adjoint', 'bilinear', 3, 0), ('adjoint', 'nearest', None, 8),
-    ('adjoint', 'transpose', 4, 8)])
+@pytest.mark.parametrize(
+    'impl,upsampling,decoder_kernel,full_resolution,prefill', [
+        ('xla', 'transpose', None, 0, 'none'),
+        ('adjoint', 'transpose', None, 0, 'none'),
+        ('adjoint', 'transpose', 4, 0, 'none'),
+        ('adjoint', 'nearest', None, 0, 'none'),
+        ('adjoint', 'bilinear', 3, 0, 'none'),
+        ('adjoint', 'nearest', None, 8, 'none'),
+        ('adjoint', 'transpose', 4, 8, 'none'),
+        ('adjoint', 'nearest', None, 0, 'pull_push'),
+        ('adjoint', 'nearest', None, 8, 'pull_push')])
 def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
                                                   decoder_kernel,
-                                                  full_resolution):
+                                                  full_resolution, prefill):
   config = tiny.get_config()
+  config.model.prefill = prefill
   config.model.conv_impl = impl
   config.model.upsampling = upsampling
   config.model.decoder_kernel_size = decoder_kernel
@@ -431,3 +444,41 @@ def test_full_resolution_layer_reads_features_and_the_masked_image():
   out = generator.apply({**variables, 'params': params}, image, mask,
                         embedding, train=False)
   np.testing.assert_allclose(out, np.tanh(image * (1 - mask)), atol=1e-6)
+
+
+@pytest.mark.parametrize('full_resolution', [0, 8])
+def test_pull_push_generator_starts_as_the_fill_and_corrects_it(
+    full_resolution):
+  config = tiny.get_config()
+  config.model.prefill = 'pull_push'
+  config.model.full_resolution_features = full_resolution
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  guess = prefill.pull_push(image, mask)
+  apply = functools.partial(generator.apply, image=image, mask=mask,
+                            embedding=embedding, train=False)
+  # At initialisation the last layer is zero: the output is the guess
+  # (within the 1e-3 its atanh is clipped to near +-1).
+  np.testing.assert_allclose(apply(variables), guess, atol=1e-3)
+  # A head of zero kernel and bias b gives tanh(b + atanh(guess)).
+  head = 'full_resolution' if full_resolution else 'decoder'
+  params = jax.tree.map(lambda x: x, variables['params'])
+  layer = params[head] if full_resolution else params[head]['deconv3']
+  assert not np.any(layer['kernel'])
+  layer['bias'] = np.array([0.5, -0.25, 0.0], np.float32)
+  limit = 1 - 1e-3
+  np.testing.assert_allclose(
+      apply({**variables, 'params': params}),
+      np.tanh(layer['bias'] + np.arctanh(np.clip(guess, -limit, limit))),
+      atol=1e-5)
+
+
+def test_prefill_needs_a_tanh_output():
+  config = tiny.get_config()
+  config.model.prefill = 'pull_push'
+  config.model.output_activation = 'linear'
+  generator = models.generator_from_config(config.model)
+  with pytest.raises(ValueError, match="output_activation='tanh'"):
+    generator.init(jax.random.key(0), *_inputs(), train=False)

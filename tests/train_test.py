@@ -77,7 +77,7 @@ def test_inpaint_equals_the_composite_of_the_whole_prediction(tiny_config):
 VARIANTS = {
     'model.caption_conditioning': 'film', 'model.film_encoder': True,
     'model.critic_conditioning': 'projection', 'model.upsampling': 'nearest',
-    'model.full_resolution_features': 8,
+    'model.full_resolution_features': 8, 'model.prefill': 'pull_push',
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
     'caption_dropout': 0.5,
     'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
