@@ -9,7 +9,6 @@ loop (`train.py`) feeds it.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Sequence
 
 from flax import jax_utils
@@ -75,24 +74,21 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
 
   adversarial = config.loss.adversarial
   r1_weight = config.loss.r1_weight
-  r1_interval = config.loss.r1_interval
 
   def apply_critic(variables, x, **kwargs):
     return critic.apply(variables, x, mask, embedding, train=True,
                         mutable=['batch_stats'], **kwargs)
 
-  def critic_loss_fn(params, batch_stats, *, with_r1):
+  def critic_loss_fn(params, batch_stats):
     def summed_real_logits(x):
       logits, updates = apply_critic(
           {'params': params, 'batch_stats': batch_stats}, x)
       return logits.sum(), (logits, updates['batch_stats'])
 
-    if with_r1:
+    if r1_weight > 0:
       input_grads, (real_logits, stats) = jax.grad(
           summed_real_logits, has_aux=True)(image)
-      # Lazy R1 (StyleGAN2): every r1_interval-th step, weighed as many
-      # times, so that its mean weight per step is r1_weight.
-      r1 = r1_interval * losses.r1_penalty(input_grads)
+      r1 = losses.r1_penalty(input_grads)
     else:
       _, (real_logits, stats) = summed_real_logits(image)
       r1 = jnp.zeros(())
@@ -103,19 +99,6 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
                               fake_weights=weights)
     return loss + 0.5 * r1_weight * r1, (updates['batch_stats'], real_logits,
                                          fake_logits, r1)
-
-  def critic_value_and_grad(params, batch_stats):
-    def value_and_grad(with_r1):
-      return jax.value_and_grad(
-          functools.partial(critic_loss_fn, with_r1=with_r1),
-          has_aux=True)(params, batch_stats)
-    if r1_weight == 0 or r1_interval == 1:
-      return value_and_grad(r1_weight > 0)
-    # The step is the same on every device, so all take the same branch
-    # (and meet in the same BatchNorm all-reduces).
-    return lax.cond(state.step % r1_interval == 0,
-                    lambda: value_and_grad(True),
-                    lambda: value_and_grad(False))
 
   # A critic that nothing reads (no adversarial term, no feature matching:
   # an MSE-only run) is neither run nor trained: the generator's gradient
@@ -129,7 +112,8 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   critic_metrics = {}
   for _ in range(config.optimizer.critic_steps if uses_critic else 0):
     (c_loss, (c_batch_stats, real_logits, fake_logits, r1)), c_grads = (
-        critic_value_and_grad(new_critic.params, new_critic.batch_stats))
+        jax.value_and_grad(critic_loss_fn, has_aux=True)(
+            new_critic.params, new_critic.batch_stats))
     c_grads = lax.pmean(c_grads, AXIS)
     new_critic = new_critic.apply_gradients(
         grads=c_grads, batch_stats=lax.pmean(c_batch_stats, AXIS))
@@ -140,8 +124,6 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
         'critic_grad_norm': optax.tree.norm(c_grads),
     }
     if r1_weight > 0:
-      # Times r1_interval where computed, 0 between: over a logging window
-      # of whole intervals, its mean is the penalty's.
       critic_metrics['r1'] = r1
 
   weighting = config.loss
