@@ -153,6 +153,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # D at real images|^2 to the critic's loss (Mescheder et al. 2018).
   config.loss.adversarial = 'bce'
   config.loss.r1_weight = 0.0
+  # Lazy R1 (Karras et al. 2020, StyleGAN2): the penalty's double backward
+  # on every r1_interval-th step only, weighed r1_interval times (the loop
+  # runs two compiled steps, with and without it); 1: every step.
+  config.loss.r1_interval = 1
   # L1 between the critic's features of the real image and of the composite,
   # added to the generator's loss with this weight (0: off).
   config.loss.feature_matching_weight = 0.0

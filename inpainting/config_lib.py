@@ -266,6 +266,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if config.loss[name] < 0:
       problems.append(f'config.loss.{name}={config.loss[name]!r}: must be '
                       '>= 0')
+  if (not isinstance(config.loss.r1_interval, int) or
+      config.loss.r1_interval < 1):
+    problems.append(f'config.loss.r1_interval={config.loss.r1_interval!r}: '
+                    'must be an integer >= 1 (1: every step)')
   opt = config.optimizer
   for name in ('generator_learning_rate', 'critic_learning_rate',
                'grad_clip_norm', 'eps'):

@@ -266,10 +266,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   train_iter = input_pipeline.device_batches(
       input_pipeline.create_train_dataset(config, builder, start_step))
-  p_train_step = jax.pmap(
-      functools.partial(train_step_lib.train_step, config=config),
-      axis_name=train_step_lib.AXIS, donate_argnums=(0,))
-  compiled_step = None
+  compiled_steps = {}
+
+  def run_step(p_state, batch, with_r1):
+    """The step, compiled at its first call for each value of `with_r1`
+    (two with lazy R1, `loss.r1_interval > 1`; one otherwise)."""
+    if with_r1 not in compiled_steps:  # every batch has the first's shapes
+      p_train_step = jax.pmap(
+          functools.partial(train_step_lib.train_step, config=config,
+                            with_r1=with_r1),
+          axis_name=train_step_lib.AXIS, donate_argnums=(0,))
+      compiled_steps[with_r1] = compilation.compile_pmapped(
+          p_train_step, p_state, batch)
+    return compiled_steps[with_r1](p_state, batch)
+
   p_state = train_step_lib.replicate(state)
   del state
 
@@ -297,10 +307,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   with preemption.handling_sigterm(), _saves_settled_on_error(manager):
     for step in range(start_step + 1, config.num_train_steps + 1):
       batch = next(train_iter)
-      if compiled_step is None:  # every batch has the first one's shapes
-        compiled_step = compilation.compile_pmapped(p_train_step, p_state,
-                                                    batch)
-      p_state, metrics = compiled_step(p_state, batch)
+      p_state, metrics = run_step(
+          p_state, batch, train_step_lib.computes_r1(config, step - 1))
       pending.append((step, metrics))
       finish(step - 1)  # one step behind, to keep the devices busy
 

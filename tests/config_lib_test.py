@@ -107,6 +107,7 @@ def test_wrong_types_are_named():
     ('model.full_resolution_features', -1,
      'config.model.full_resolution_features=-1: must be >= 0'),
     ('model.prefill', 'telea', "config.model.prefill='telea': must be one of"),
+    ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])

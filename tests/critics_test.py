@@ -257,12 +257,14 @@ def test_critic_options_are_checked():
   config.model.critic_window = 48
   config.loss.adversarial = 'wasserstein'
   config.loss.r1_weight = -1.0
+  config.loss.r1_interval = 0
   config.optimizer.critic_steps = 0
   with pytest.raises(config_lib.ConfigError) as error:
     config_lib.validate(config, device_count=1)
   for text in ("config.model.critic_view='sideways'",
                "config.loss.adversarial='wasserstein'",
-               'config.loss.r1_weight=-1.0', 'config.optimizer.critic_steps=0'):
+               'config.loss.r1_weight=-1.0', 'config.loss.r1_interval=0',
+               'config.optimizer.critic_steps=0'):
     assert text in str(error.value)
   config = tiny.get_config()
   config.model.critic_view = 'local'

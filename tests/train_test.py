@@ -26,14 +26,25 @@ def _init(config):
   return state_lib.create_train_state(config)
 
 
-def _run_steps(config, state, batches, devices):
-  step = jax.pmap(functools.partial(train_step.train_step, config=config),
-                  axis_name=train_step.AXIS, devices=devices)
+def _pmapped_steps(config, devices):
+  """{with_r1: the pmapped step}, as the training loop builds them."""
+  return {with_r1: jax.pmap(
+      functools.partial(train_step.train_step, config=config,
+                        with_r1=with_r1),
+      axis_name=train_step.AXIS, devices=devices) for with_r1 in (False, True)}
+
+
+def _run_steps(config, state, batches, devices, steps=None):
+  """Steps from `state`, each with the loop's choice of R1 (`steps`, from
+  _pmapped_steps, if given: compiled once for several calls)."""
+  steps = steps or _pmapped_steps(config, devices)
+  first = int(state.step)
   state = train_step.replicate(state, devices)
   n = len(devices)
   metrics = []
-  for batch in batches:
+  for i, batch in enumerate(batches):
     sharded = jax.tree.map(lambda x: x.reshape(n, -1, *x.shape[1:]), batch)
+    step = steps[train_step.computes_r1(config, first + i)]
     state, m = step(state, sharded)
     metrics.append(jax.device_get(train_step.unreplicate(m)))
   return jax.device_get(train_step.unreplicate(state)), metrics
@@ -76,7 +87,8 @@ VARIANTS = {
     'caption_dropout': 0.5,
     'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
     'model.critic_batch_norm': False, 'loss.adversarial': 'hinge',
-    'loss.r1_weight': 1.0, 'loss.feature_matching_weight': 1.0,
+    'loss.r1_weight': 1.0, 'loss.r1_interval': 2,
+    'loss.feature_matching_weight': 1.0,
     'optimizer.critic_steps': 2,
     'mask.kind': 'mixture',  # random holes (in the training stream)
     'optimizer.schedule': 'cosine', 'optimizer.warmup_steps': 1,
@@ -174,6 +186,43 @@ def test_without_adversarial_terms_the_critic_is_skipped(tiny_config):
       grads=jax.grad(loss)(state.generator.params))
   _assert_trees_close(new.generator.params, expected.params, rtol=1e-5,
                       atol=1e-6)
+
+
+def test_lazy_r1_weighs_every_other_step_twice(tiny_config):
+  # r1_interval=2: step 0 is the step of r1_weight * 2 every step, step 1
+  # that of no penalty.
+  tiny_config.loss.r1_weight = 1.0
+  tiny_config.optimizer.eps = 1.0  # updates see the gradients (see above)
+  tiny_config.optimizer.critic_learning_rate = 0.1
+  state = _init(tiny_config)
+  b0, b1 = [_batch(tiny_config, seed) for seed in (7, 8)]
+  device = jax.local_devices()[:1]
+  configs = {}
+  for name, interval, weight in (('lazy', 2, 1.0), ('double', 1, 2.0),
+                                 ('none', 1, 0.0)):
+    configs[name] = tiny_config.copy_and_resolve_references()
+    configs[name].loss.r1_interval = interval
+    configs[name].loss.r1_weight = weight
+  assert [train_step.computes_r1(configs['lazy'], s) for s in range(4)] == [
+      True, False, True, False]
+  steps = {name: _pmapped_steps(c, device) for name, c in configs.items()}
+
+  def run(name, start, batches):
+    return _run_steps(configs[name], start, batches, device, steps[name])
+
+  after_two, (m0, m1) = run('lazy', state, [b0, b1])
+  expected_one, (d0,) = run('double', state, [b0])
+  expected_two, _ = run('none', expected_one, [b1])
+  _assert_trees_close(after_two.critic.params, expected_two.critic.params,
+                      rtol=1e-5, atol=1e-6)
+  # The logged penalty: times the interval where computed, 0 between.
+  assert m0['r1'] == pytest.approx(2 * d0['r1'], rel=1e-5)
+  assert m1['r1'] == 0
+  # And the penalty moved the critic: step 0 differs from no R1's.
+  unpenalised, _ = run('none', state, [b0])
+  moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
+                       expected_one.critic.params, unpenalised.critic.params)
+  assert max(jax.tree.leaves(moved)) > 1e-5
 
 
 def test_save_restore_then_next_step_is_identical(tiny_config, tmp_path):
