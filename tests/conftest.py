@@ -1,5 +1,6 @@
 """Test set-up: 2 fake CPU devices, set before JAX (or TensorFlow) loads."""
 
+import gc
 import os
 import pathlib
 import subprocess
@@ -101,6 +102,35 @@ def read_checkpoint():
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in
             jax.tree_util.tree_flatten_with_path(tree)[0]}
   return read
+
+
+def _memory_maps() -> tuple[int, int]:
+  """(memory mappings of this process, the kernel's limit), 0s off Linux."""
+  try:
+    limit = int(pathlib.Path('/proc/sys/vm/max_map_count').read_text())
+    with open('/proc/self/maps', encoding='ascii') as maps:
+      return sum(1 for _ in maps), limit
+  except (OSError, ValueError):
+    return 0, 0
+
+
+@pytest.fixture(autouse=True)
+def _release_compiled_code():
+  """Frees JAX's compiled executables once they hold half the mappings.
+
+  XLA:CPU maps each compiled kernel's code on its own: one compile of the
+  tiny train step with every option on adds about 2,500 memory mappings,
+  and JAX's caches keep them while the process lives. A whole suite in one
+  process reached Linux's limit (vm.max_map_count, 65,530 by default) and
+  aborted inside a compile. Past half the limit, the caches are cleared
+  after the test (later tests recompile; the persistent compilation cache
+  above makes that a load).
+  """
+  yield
+  count, limit = _memory_maps()
+  if count > limit // 2:
+    jax.clear_caches()
+    gc.collect()
 
 
 def pytest_configure(config):
