@@ -9,7 +9,6 @@ it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import pathlib
 import re
@@ -272,10 +271,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     """The step, compiled at its first call for each value of `with_r1`
     (two with lazy R1, `loss.r1_interval > 1`; one otherwise)."""
     if with_r1 not in compiled_steps:  # every batch has the first's shapes
-      p_train_step = jax.pmap(
-          functools.partial(train_step_lib.train_step, config=config,
-                            with_r1=with_r1),
-          axis_name=train_step_lib.AXIS, donate_argnums=(0,))
+      p_train_step = train_step_lib.pmapped(config, with_r1=with_r1,
+                                            donate_argnums=(0,))
       compiled_steps[with_r1] = compilation.compile_pmapped(
           p_train_step, p_state, batch)
     return compiled_steps[with_r1](p_state, batch)

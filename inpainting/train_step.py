@@ -9,6 +9,7 @@ loop (`train.py`) feeds it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 from flax import jax_utils
@@ -36,6 +37,15 @@ def computes_r1(config: ml_collections.ConfigDict, step: int) -> bool:
   made every step about 8x slower on XLA:CPU.
   """
   return config.loss.r1_weight > 0 and step % config.loss.r1_interval == 0
+
+
+def pmapped(config: ml_collections.ConfigDict, *, with_r1: bool,
+            **pmap_kwargs) -> Any:
+  """`train_step` for `config` and `with_r1` under `jax.pmap` over `AXIS`
+  (`pmap_kwargs`: e.g. `devices`, `donate_argnums`)."""
+  return jax.pmap(functools.partial(train_step, config=config,
+                                    with_r1=with_r1),
+                  axis_name=AXIS, **pmap_kwargs)
 
 
 def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,

@@ -28,10 +28,9 @@ def _init(config):
 
 def _pmapped_steps(config, devices):
   """{with_r1: the pmapped step}, as the training loop builds them."""
-  return {with_r1: jax.pmap(
-      functools.partial(train_step.train_step, config=config,
-                        with_r1=with_r1),
-      axis_name=train_step.AXIS, devices=devices) for with_r1 in (False, True)}
+  return {with_r1: train_step.pmapped(config, with_r1=with_r1,
+                                     devices=devices)
+          for with_r1 in (False, True)}
 
 
 def _run_steps(config, state, batches, devices, steps=None):

@@ -131,10 +131,8 @@ def jax_training(config):
   start = time.perf_counter()
   compiled = {}
   for with_r1 in set(cycle):
-    p_step = jax.pmap(
-        functools.partial(train_step.train_step, config=config,
-                          with_r1=with_r1),
-        axis_name=train_step.AXIS, donate_argnums=(0,))
+    p_step = train_step.pmapped(config, with_r1=with_r1,
+                                donate_argnums=(0,))
     compiled[with_r1] = compilation.compile_pmapped(p_step, p_state, sharded)
   compile_s = time.perf_counter() - start
   holder = {'state': p_state}
