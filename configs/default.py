@@ -99,6 +99,12 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # the mask, into the output (a U-Net's outermost skip: the known pixels
   # beside a thin hole reach the output directly). 0: off (the seed).
   config.model.full_resolution_features = 0
+  # Residual blocks of 3x3 convolutions dilated 2, 4, 8, 2, 4, 8, ... on the
+  # encoder's second activation (16x16 of a 64x64 image), each
+  # conv -> BatchNorm -> activation added to its input (Iizuka et al.
+  # 2017's dilated middle): every position there then sees the whole map
+  # before the bottleneck and the skip to the decoder. 0: none (the seed).
+  config.model.dilated_blocks = 0
   # What the generator reads in the hole (inpainting/prefill.py): 'none',
   # zeros (the seed); 'pull_push', a smooth fill from the border, which the
   # network then corrects (at initialisation the model is that fill).

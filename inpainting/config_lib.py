@@ -243,6 +243,14 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     problems.append('config.model.full_resolution_features='
                     f'{model.full_resolution_features!r}: must be >= 0 (0: '
                     'off)')
+  if model.dilated_blocks < 0:
+    problems.append(f'config.model.dilated_blocks={model.dilated_blocks!r}'
+                    ': must be >= 0 (0: none)')
+  elif model.dilated_blocks and len(model.encoder_features) < 2:
+    problems.append(f'config.model.dilated_blocks={model.dilated_blocks!r} '
+                    'follow the encoder\'s second layer; '
+                    'config.model.encoder_features='
+                    f'{tuple(model.encoder_features)!r} has fewer')
   if model.prefill not in prefill_lib.PREFILLS:
     problems.append(f'config.model.prefill={model.prefill!r}: must be one '
                     f'of {sorted(prefill_lib.PREFILLS)}')

@@ -127,6 +127,10 @@ class _ConvBlocks(nn.Module):
   batch_norm: bool = True  # False: no normalisation at all
   spectral_norm: bool = False
   film: bool = False  # FiLM from the embedding after each normalisation
+  # DilatedBlocks after layer `dilated_after` (0-based): its output, and so
+  # the next layer's input and that skip, is theirs.
+  dilated_blocks: int = 0
+  dilated_after: int = 1
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
@@ -134,6 +138,10 @@ class _ConvBlocks(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool,
                embedding: jax.Array | None = None) -> list[jax.Array]:
+    if self.dilated_blocks and not 0 <= self.dilated_after < len(
+        self.features):
+      raise ValueError(f'dilated_after={self.dilated_after} names no layer '
+                       f'of the {len(self.features)}.')
     act = activation_fn(self.activation)
     outputs = []
     for i, features in enumerate(self.features):
@@ -150,8 +158,41 @@ class _ConvBlocks(nn.Module):
       if self.film:
         x = FiLM(dtype=self.dtype, name=f'film{i}')(x, embedding)
       x = act(x)
+      if self.dilated_blocks and i == self.dilated_after:
+        x = DilatedBlocks(self.dilated_blocks, activation=self.activation,
+                          norm=self.norm if self.batch_norm else None,
+                          dtype=self.dtype, name='dilated')(x, train=train)
       outputs.append(x)
     return outputs
+
+
+class DilatedBlocks(nn.Module):
+  """`blocks` x [x + act(norm(conv3x3 dilated d (x)))], d = 2, 4, 8, 2, ...
+
+  Stride 1 and SAME padding keep the shape. Three blocks see 29x29
+  positions: the whole of a 16x16 map (Iizuka et al. 2017 dilate the
+  middle of their completion network likewise, without the residual sum).
+  """
+  blocks: int
+  activation: str = 'relu'
+  norm: ModuleDef | None = NORM  # None: a bias instead
+  dtype: Any = None
+
+  RATES = (2, 4, 8)
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    act = activation_fn(self.activation)
+    for i in range(self.blocks):
+      rate = self.RATES[i % len(self.RATES)]
+      y = nn.Conv(x.shape[-1], (3, 3), kernel_dilation=rate, padding='SAME',
+                  use_bias=self.norm is None, dtype=self.dtype,
+                  name=f'conv{i}')(x)
+      if self.norm is not None:
+        y = self.norm(use_running_average=not train, dtype=self.dtype,
+                      name=f'bn{i}')(y)
+      x = x + act(y)
+    return x
 
 
 def _apply(layer: nn.Module, x: jax.Array, *, spectral_norm: bool,
@@ -344,6 +385,7 @@ class Generator(nn.Module):
   # next to a thin hole reach the output without passing through a stride-2
   # encoder. 0: the seed's decoder, its last upsampling the output.
   full_resolution_features: int = 0
+  dilated_blocks: int = 0  # DilatedBlocks on the encoder's second output
   # What the network reads in the hole (prefill.PREFILLS): 'none', zeros
   # (the seed); 'pull_push', a smooth fill from the border, of which the
   # output is then a correction: tanh(h + atanh(guess)), the last layer
@@ -405,6 +447,7 @@ class Generator(nn.Module):
                   norm=self.norm, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
                     film=how == 'film' and self.film_encoder, conv=self.conv,
+                    dilated_blocks=self.dilated_blocks,
                     name='encoder', **common)(x, train=train,
                                               embedding=embedding)
     code = skips[-1]
@@ -650,6 +693,7 @@ def generator_from_config(model: ml_collections.ConfigDict,
       film_encoder=model.film_encoder,
       decoder_kernel_size=model.decoder_kernel_size,
       full_resolution_features=model.full_resolution_features,
+      dilated_blocks=model.dilated_blocks,
       prefill=model.prefill,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       upsample_span=blocks.upsample_span,

@@ -107,6 +107,8 @@ def test_wrong_types_are_named():
     ('model.full_resolution_features', -1,
      'config.model.full_resolution_features=-1: must be >= 0'),
     ('model.prefill', 'telea', "config.model.prefill='telea': must be one of"),
+    ('model.dilated_blocks', -1,
+     'config.model.dilated_blocks=-1: must be >= 0'),
     ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
@@ -119,6 +121,18 @@ def test_impossible_values_are_named(field, value, expected):
     group = group[parent]
   group[leaf] = value
   with pytest.raises(config_lib.ConfigError, match=expected):
+    _validate(config)
+
+
+def test_dilated_blocks_need_a_second_encoder_layer():
+  config = tiny.get_config()
+  config.model.dilated_blocks = 2
+  config.model.encoder_features = (8,)
+  config.model.decoder_features = (3,)
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"dilated_blocks=2 follow the encoder's second "
+                     r'layer; config.model.encoder_features=\(8,\) has '
+                     'fewer'):
     _validate(config)
 
 

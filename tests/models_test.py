@@ -482,3 +482,66 @@ def test_prefill_needs_a_tanh_output():
   generator = models.generator_from_config(config.model)
   with pytest.raises(ValueError, match="output_activation='tanh'"):
     generator.init(jax.random.key(0), *_inputs(), train=False)
+
+
+def test_dilated_blocks_are_residual_dilated_convolutions():
+  x = jax.random.normal(jax.random.key(0), (2, 16, 16, 4))
+  blocks = models.DilatedBlocks(3, norm=None)
+  variables = blocks.init(jax.random.key(1), x, train=False)
+  params = variables['params']
+  assert {k: v['kernel'].shape for k, v in params.items()} == {
+      f'conv{i}': (3, 3, 4, 4) for i in range(3)}
+  # Zero kernels and biases: every block adds act(0) = 0, the identity.
+  zeros = jax.tree.map(jnp.zeros_like, params)
+  np.testing.assert_array_equal(blocks.apply({'params': zeros}, x,
+                                             train=False), x)
+  # One block is x + relu(conv(x)) with its kernel's taps 2 apart.
+  one = models.DilatedBlocks(1, norm=None)
+  p = one.init(jax.random.key(2), x, train=False)['params']['conv0']
+  expected = x + jax.nn.relu(jax.lax.conv_general_dilated(
+      x, p['kernel'], (1, 1), 'SAME', rhs_dilation=(2, 2),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + p['bias'])
+  np.testing.assert_allclose(one.apply({'params': {'conv0': p}}, x,
+                                       train=False), expected,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_dilated_blocks_let_the_encoder_see_the_whole_map():
+  """Rates 2, 4, 8 reach across a 16x16 map: a pixel at one corner of the
+  image moves the second encoder layer's output at the opposite corner,
+  which the 5x5 stride-2 layers alone do not reach."""
+  config = tiny.get_config()
+  image, mask, embedding = _inputs(1)
+  mask = jnp.zeros_like(mask)
+
+  def far_corner(blocks):
+    encoder = models.Encoder(tuple(config.model.encoder_features),
+                             dilated_blocks=blocks)
+    variables = encoder.init(jax.random.key(0), image, train=False)
+
+    def corner(img):
+      return encoder.apply(variables, img, train=False)[1][0, -1, -1].sum()
+
+    return jnp.abs(jax.grad(corner)(image)[0, :4, :4]).max()
+
+  assert far_corner(0) == 0
+  assert far_corner(3) > 0
+
+
+def test_dilated_blocks_follow_the_encoders_second_layer():
+  config = tiny.get_config()
+  config.model.dilated_blocks = 2
+  generator = models.generator_from_config(config.model)
+  image, mask, embedding = _inputs()
+  variables = generator.init(jax.random.key(0), image, mask, embedding,
+                             train=False)
+  dilated = variables['params']['encoder']['dilated']
+  width = config.model.encoder_features[1]
+  assert set(dilated) == {'conv0', 'conv1', 'bn0', 'bn1'}
+  assert dilated['conv0']['kernel'].shape == (3, 3, width, width)
+  assert 'bias' not in dilated['conv0']  # BatchNorm follows
+  out = generator.apply(variables, image, mask, embedding, train=False)
+  assert out.shape == image.shape
+  with pytest.raises(ValueError, match='dilated_after=4'):
+    models.Encoder((8, 8, 8, 8), dilated_blocks=1, dilated_after=4).init(
+        jax.random.key(0), image, train=False)
