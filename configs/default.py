@@ -60,6 +60,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # same on any number of processes that divides it.
   config.dataset.num_shards = ml_collections.config_dict.placeholder(int)
   config.dataset.prefetch = 2
+  # Training only: mirror each image left to right with probability 1/2
+  # (False: the seed). Drawn from the seed and the stream position, so a
+  # resumed run sees the same images.
+  config.dataset.random_flip = False
   config.image_size = 64
 
   # The holes of training (inpainting/masks.py): 'centre' (a centred square
@@ -196,6 +200,9 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Caption guidance at inference (evaluation, samples, tools/inpaint.py):
   # p + guidance * (p - p0), p0 predicted with a zero caption; 0 = off.
   config.guidance = 0.0
+  # Test-time mirroring at inference: the mean of the prediction and the
+  # mirrored prediction of the mirrored input (twice the generator's cost).
+  config.flip_average = False
 
   config.batch_size = 64  # global, over all devices and processes
   config.num_train_steps = 20_000

@@ -43,6 +43,9 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   p0), p predicted with the caption and p0 with a zero embedding (what
   caption dropout trains for), clipped to [-1, 1].
 
+  With `config.flip_average`, the mean of that prediction and the mirrored
+  prediction of the mirrored input (a window is mirrored with it).
+
   Args:
     state: an unreplicated state.
     batch: image, mask and embedding, [B, ...].
@@ -53,6 +56,23 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   Returns:
     [B, H, W, 3] float32 predictions of the whole image, or of the window.
   """
+  if config.flip_average:
+    width = batch['image'].shape[2]
+    mirrored = dict(batch, image=batch['image'][:, :, ::-1],
+                    mask=batch['mask'][:, :, ::-1])
+    mirrored_window = None
+    if window is not None:
+      top, bottom, left, right = window
+      mirrored_window = (top, bottom, width - right, width - left)
+    return 0.5 * (_predict(state, batch, config, window) + _predict(
+        state, mirrored, config, mirrored_window)[:, :, ::-1])
+  return _predict(state, batch, config, window)
+
+
+def _predict(state: state_lib.GANState, batch: dict[str, jax.Array],
+             config: ml_collections.ConfigDict,
+             window: models.Box | None) -> jax.Array:
+  """`predict` without mirroring."""
   generator = models.generator_from_config(config.model)
 
   def generate(embedding):

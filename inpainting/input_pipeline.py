@@ -191,7 +191,8 @@ _PARSE_SPEC = {
 
 def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
                  mask: tf.Tensor | None, image_size: int,
-                 mask_config: ml_collections.ConfigDict):
+                 mask_config: ml_collections.ConfigDict,
+                 random_flip: bool = False):
   """Parses, decodes and draws captions for a whole batch at once.
 
   Vectorised over the batch (one `parse_example`, one `decode_raw`, one
@@ -206,6 +207,9 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
       own, drawn from (seed, its position) by `masks.sample_masks`.
     image_size: H = W.
     mask_config: `config.mask`.
+    random_flip: mirror each image left to right with probability 1/2,
+      drawn, like its caption, from (seed, the batch's first position); the
+      hole is not mirrored (it is drawn apart).
   """
   ex = tf.io.parse_example(serialized, _PARSE_SPEC)
   batch = tf.shape(serialized)[0]
@@ -228,6 +232,11 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
     holes = tf.ensure_shape(holes, [None, image_size, image_size, 1])
   else:
     holes = tf.broadcast_to(mask, [batch, image_size, image_size, 1])
+  if random_flip:
+    flip = tf.random.stateless_uniform(
+        [batch], seed=tf.random.experimental.stateless_fold_in(
+            tf.stack([tf.constant(seed, tf.int64), positions[0]]), 1)) < 0.5
+    image = tf.where(flip[:, None, None, None], tf.reverse(image, [2]), image)
   return {
       'image': tf.cast(image, tf.float32) / 127.5 - 1.0,
       'mask': holes,
@@ -295,7 +304,8 @@ def _shard_stream(config: ml_collections.ConfigDict,
   return ds.map(
       lambda positions, records: _parse_batch(
           records, positions, seed=seed, mask=mask,
-          image_size=config.image_size, mask_config=config.mask),
+          image_size=config.image_size, mask_config=config.mask,
+          random_flip=config.dataset.random_flip),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

@@ -43,9 +43,34 @@ def test_deterministic_for_a_seed(tiny_config):
   assert not np.array_equal(a[0]['image'], c[0]['image'])
 
 
+def test_random_flip_mirrors_some_images_and_nothing_else(tiny_config):
+  builder = input_pipeline.get_builder(tiny_config)
+  plain = _take(input_pipeline.create_train_dataset(tiny_config, builder), 3)
+  tiny_config.dataset.random_flip = True
+  flipped = _take(input_pipeline.create_train_dataset(tiny_config, builder),
+                  3)
+  again = _take(input_pipeline.create_train_dataset(tiny_config, builder), 3)
+  mirrored = []
+  for x, y, z in zip(plain, flipped, again):
+    np.testing.assert_array_equal(y['image'], z['image'])  # drawn, not random
+    for key in ('mask', 'embedding', 'caption'):
+      np.testing.assert_array_equal(x[key], y[key])
+    for a, b in zip(x['image'].reshape(-1, 64, 64, 3),
+                    y['image'].reshape(-1, 64, 64, 3)):
+      if np.array_equal(a, b):
+        mirrored.append(False)
+      else:
+        np.testing.assert_array_equal(a[:, ::-1], b)
+        mirrored.append(True)
+  # 24 images at probability 1/2: both kinds occur (seeded, so always).
+  assert 0 < sum(mirrored) < len(mirrored)
+
+
 @pytest.mark.parametrize('kind', ['centre', 'mixture'])
-def test_resuming_continues_the_stream(tiny_config, kind):
+@pytest.mark.parametrize('random_flip', [False, True])
+def test_resuming_continues_the_stream(tiny_config, kind, random_flip):
   tiny_config.mask.kind = kind
+  tiny_config.dataset.random_flip = random_flip
   builder = input_pipeline.get_builder(tiny_config)
   # 96 training examples, batch 8: step 13 onwards is in the second epoch.
   straight = _take(input_pipeline.create_train_dataset(tiny_config, builder),

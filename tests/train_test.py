@@ -82,6 +82,7 @@ VARIANTS = {
     'model.caption_conditioning': 'film', 'model.film_encoder': True,
     'model.critic_conditioning': 'projection', 'model.upsampling': 'nearest',
     'model.full_resolution_features': 8, 'model.prefill': 'pull_push',
+    'model.dilated_blocks': 2, 'dataset.random_flip': True,
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
     'caption_dropout': 0.5,
     'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
@@ -302,3 +303,29 @@ def test_guidance_extrapolates_from_the_captionless_prediction(tiny_config):
   np.testing.assert_allclose(
       guided, np.clip(with_caption + 2.0 * (with_caption - without), -1, 1),
       rtol=1e-5, atol=1e-5)
+
+
+def test_flip_average_is_the_mean_with_the_mirrored_prediction(tiny_config):
+  batch = _batch(tiny_config)
+  # An off-centre hole, so that mirroring moves it (and its window).
+  mask = np.zeros_like(batch['mask'])
+  mask[:, 10:30, 4:20] = 1.0
+  batch = {**batch, 'mask': mask}
+  state = _init(tiny_config)
+  state = state.replace(generator=state.generator.replace(
+      params=jax.tree.map(lambda x: x + 0.05 * np.sign(x),
+                          state.generator.params)))
+  plain = inference.predict(state, batch, config=tiny_config)
+  mirrored = inference.predict(state, {
+      **batch, 'image': batch['image'][:, :, ::-1],
+      'mask': mask[:, :, ::-1]}, config=tiny_config)
+  assert float(np.abs(plain - mirrored[:, :, ::-1]).max()) > 1e-3
+  tiny_config.flip_average = True
+  averaged = inference.predict(state, batch, config=tiny_config)
+  np.testing.assert_allclose(averaged, 0.5 * (plain + mirrored[:, :, ::-1]),
+                             rtol=1e-5, atol=1e-5)
+  # Filling over the hole's box only (a window) gives the same crop.
+  box = masks.hole_box(mask)
+  window = inference.predict(state, batch, config=tiny_config, window=box)
+  np.testing.assert_allclose(window, averaged[:, 10:30, 4:20],
+                             rtol=1e-5, atol=1e-5)
