@@ -25,6 +25,16 @@ def _inputs(batch=2):
   return b['image'], b['mask'], b['embedding']
 
 
+def _generator(**model_fields):
+  """(tiny config, its generator with `model_fields` set, variables, inputs)."""
+  config = tiny.get_config()
+  config.model.update(model_fields)
+  generator = models.generator_from_config(config.model)
+  inputs = _inputs()
+  variables = generator.init(jax.random.key(0), *inputs, train=False)
+  return config, generator, variables, inputs
+
+
 def _count(tree):
   return sum(x.size for x in jax.tree.leaves(tree))
 
@@ -417,12 +427,8 @@ def test_config_chooses_the_decoders_upsampling():
 
 
 def test_full_resolution_layer_reads_features_and_the_masked_image():
-  config = tiny.get_config()
-  config.model.full_resolution_features = 8
-  generator = models.generator_from_config(config.model)
-  image, mask, embedding = _inputs()
-  variables = generator.init(jax.random.key(0), image, mask, embedding,
-                             train=False)
+  config, generator, variables, (image, mask, embedding) = _generator(
+      full_resolution_features=8)
   params = variables['params']
   k = models.FULL_RESOLUTION_KERNEL
   decoder_in = (config.model.decoder_features[-2] +
@@ -529,12 +535,8 @@ def test_dilated_blocks_let_the_encoder_see_the_whole_map():
 
 
 def test_dilated_blocks_follow_the_encoders_second_layer():
-  config = tiny.get_config()
-  config.model.dilated_blocks = 2
-  generator = models.generator_from_config(config.model)
-  image, mask, embedding = _inputs()
-  variables = generator.init(jax.random.key(0), image, mask, embedding,
-                             train=False)
+  config, generator, variables, (image, mask, embedding) = _generator(
+      dilated_blocks=2)
   dilated = variables['params']['encoder']['dilated']
   width = config.model.encoder_features[1]
   assert set(dilated) == {'conv0', 'conv1', 'bn0', 'bn1'}
