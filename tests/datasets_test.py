@@ -182,6 +182,26 @@ def test_a_missing_archive_says_where_to_put_it(tmp_path, monkeypatch):
     _build('tiny_imagenet', tmp_path / 'data', tmp_path / 'manual')
 
 
+def test_the_manual_dir_may_be_the_archive_itself(tmp_path):
+  candidates = ('tiny-imagenet-200.zip', 'tiny-imagenet-200')
+  archive = tmp_path / 'tiny-imagenet-200.zip'
+  archive.write_bytes(b'PK')
+  other = tmp_path / 'photos.zip'
+  other.write_bytes(b'PK')
+
+  def manager(manual_dir):
+    return tfds.download.DownloadManager(download_dir=str(tmp_path / 'dl'),
+                                         manual_dir=str(manual_dir),
+                                         manual_dir_instructions='Get it.')
+
+  assert common.find_in_manual_dir(manager(archive), candidates) == archive
+  assert common.find_in_manual_dir(manager(tmp_path), candidates) == archive
+  with pytest.raises(common.SourceNotFoundError,
+                     match=r"dataset.manual_dir='.*photos\.zip' is a file, "
+                     r'not tiny-imagenet-200\.zip or tiny-imagenet-200'):
+    common.find_in_manual_dir(manager(other), candidates)
+
+
 def _coco_json(images_and_captions, extra_annotations=()):
   images_list, annotations = [], []
   for image_id, (name, captions) in images_and_captions.items():

@@ -181,7 +181,23 @@ def open_source(path: os.PathLike | str) -> Source:
 
 def find_in_manual_dir(dl_manager: tfds.download.DownloadManager,
                        candidates: Sequence[str]) -> pathlib.Path | None:
-  """The first of `candidates` (archives or folders) in the manual dir."""
+  """The first of `candidates` (archives or folders) in the manual dir.
+
+  The manual dir may also be one of the candidates itself (the archive's
+  own path, as `image_folder` takes it).
+
+  Raises:
+    SourceNotFoundError: the manual dir is a file other than a candidate.
+  """
+  given = getattr(dl_manager, '_manual_dir', None)
+  if given is not None and pathlib.Path(given).is_file():
+    given = pathlib.Path(given)
+    if given.name in candidates:
+      return given
+    raise SourceNotFoundError(
+        f'dataset.manual_dir={str(given)!r} is a file, not '
+        f'{" or ".join(candidates)}: point it at one of those, or at the '
+        'folder that holds it.')
   try:
     manual_dir = pathlib.Path(dl_manager.manual_dir)
   except AssertionError:  # TFDS: no manual dir, or an empty one
