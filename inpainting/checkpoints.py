@@ -126,6 +126,27 @@ def restore(manager: ocp.CheckpointManager, step: int, target: State) -> State:
   return manager.restore(step, args=ocp.args.StandardRestore(target))
 
 
+def _open_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
+              step: int | None) -> tuple[ocp.CheckpointManager, int]:
+  """A read-only manager of a run's checkpoints and the step to read."""
+  directory = pathlib.Path(workdir).absolute() / 'checkpoints'
+  if not directory.is_dir():
+    raise NoCheckpointError(f'{workdir} has no checkpoints/ folder: train '
+                            'first, or point at a training run\'s workdir.')
+  manager = create_manager(pathlib.Path(workdir), config, read_only=True)
+  steps = manager.all_steps()
+  if not steps:
+    manager.close()
+    raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
+  if step is None:
+    return manager, max(steps)
+  if step not in steps:
+    manager.close()
+    raise NoCheckpointError(f'{directory} has no checkpoint at step '
+                            f'{step}; it has {sorted(steps)}.')
+  return manager, step
+
+
 def restore_from_workdir(workdir: str | pathlib.Path,
                          config: ml_collections.ConfigDict, target: State,
                          step: int | None = None) -> State:
@@ -141,23 +162,74 @@ def restore_from_workdir(workdir: str | pathlib.Path,
     NoCheckpointError: when there is none (or not that step).
     CheckpointMismatchError: when it does not fit the config.
   """
-  directory = pathlib.Path(workdir).absolute() / 'checkpoints'
-  if not directory.is_dir():
-    raise NoCheckpointError(f'{workdir} has no checkpoints/ folder: train '
-                            'first, or point --workdir at a training run.')
-  manager = create_manager(pathlib.Path(workdir), config, read_only=True)
+  manager, step = _open_run(workdir, config, step)
   try:
-    steps = manager.all_steps()
-    if not steps:
-      raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
-    if step is None:
-      step = max(steps)
-    elif step not in steps:
-      raise NoCheckpointError(f'{directory} has no checkpoint at step '
-                              f'{step}; it has {sorted(steps)}.')
     return restore(manager, step, target)
   finally:
     manager.close()
+
+
+def _take(target: Any, saved: Any, where: str) -> Any:
+  """`saved`'s arrays in `target`'s structure, after checking every leaf."""
+  problems = mismatches(target, saved)
+  if problems:
+    raise CheckpointMismatchError(
+        f'{where} does not fit this config:\n  ' + '\n  '.join(problems))
+  found = _leaf_names(saved)
+  names = list(_leaf_names(target))
+  leaves, treedef = jax.tree_util.tree_flatten(target)
+  return jax.tree_util.tree_unflatten(
+      treedef, [np.asarray(found[name], dtype=np.asarray(leaf).dtype)
+                for name, leaf in zip(names, leaves)])
+
+
+def warm_start(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
+               target: State, critic: bool = True) -> State:
+  """`target` (a fresh state) with the networks of another run's checkpoint.
+
+  Reads the latest checkpoint of the run in `workdir` and takes its
+  generator's variables (parameters and BatchNorm statistics), its average
+  of them where both runs keep one, and with `critic` the critic's
+  variables. Everything else stays `target`'s: the optimiser states (Adam's
+  moments and the schedule's count), the step and the random state, so the
+  run that starts from the result is a new run on the old networks:
+  pretraining then fine-tuning, or a critic added to a reconstruction-only
+  model (`critic=False`). Where this run keeps an average and the source did
+  not, the average starts from the generator's variables.
+
+  Args:
+    workdir: the source run's workdir.
+    config: this run's config (its networks must have the source's shapes).
+    target: a state of the config's structure at step 0.
+    critic: whether to take the critic's variables too.
+
+  Raises:
+    NoCheckpointError: when the source has no complete checkpoint.
+    CheckpointMismatchError: naming every network parameter whose shape
+      differs, or that only one side has.
+  """
+  manager, step = _open_run(workdir, config, None)
+  try:
+    saved = manager.restore(step, args=ocp.args.StandardRestore())
+  finally:
+    manager.close()
+  where = f'The checkpoint {pathlib.Path(workdir) / "checkpoints" / str(step)}'
+  networks = ['generator'] + (['critic'] if critic else [])
+  replaced = {}
+  for name in networks:
+    fresh = getattr(target, name)
+    variables = _take({'params': fresh.params,
+                       'batch_stats': fresh.batch_stats},
+                      {'params': saved[name]['params'],
+                       'batch_stats': saved[name].get('batch_stats')},
+                      f'{where} ({name})')
+    replaced[name] = fresh.replace(**variables)
+  if target.ema is not None:
+    source_ema = saved.get('ema') or {
+        'params': saved['generator']['params'],
+        'batch_stats': saved['generator'].get('batch_stats')}
+    replaced['ema'] = _take(target.ema, source_ema, f'{where} (average)')
+  return target.replace(**replaced)
 
 
 def restore_latest(manager: ocp.CheckpointManager, target: State) -> State:

@@ -257,6 +257,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   start_step = int(state.step)
   if start_step:
     logging.info('Resumed from the checkpoint at step %d.', start_step)
+  elif config.init.workdir:
+    try:
+      state = checkpoints.warm_start(config.init.workdir, config, state,
+                                     critic=config.init.critic)
+    except (checkpoints.NoCheckpointError,
+            checkpoints.CheckpointMismatchError) as e:
+      raise type(e)(f'config.init.workdir={config.init.workdir!r}: {e}') from e
+    logging.info('Started from the networks of %s (init.workdir%s).',
+                 config.init.workdir,
+                 '' if config.init.critic else '; the critic fresh')
   if start_step >= config.num_train_steps:
     logging.info('Already trained %d >= num_train_steps=%d steps.',
                  start_step, config.num_train_steps)

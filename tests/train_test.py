@@ -329,3 +329,94 @@ def test_flip_average_is_the_mean_with_the_mirrored_prediction(tiny_config):
   window = inference.predict(state, batch, config=tiny_config, window=box)
   np.testing.assert_allclose(window, averaged[:, 10:30, 4:20],
                              rtol=1e-5, atol=1e-5)
+
+
+def _saved_run(config, workdir, state):
+  manager = checkpoints.create_manager(workdir, config)
+  checkpoints.save(manager, int(state.step), state)
+  manager.wait_until_finished()
+  manager.close()
+
+
+def test_warm_start_takes_the_networks_and_starts_the_rest_fresh(
+    tiny_config, tmp_path):
+  tiny_config.optimizer.ema_decay = 0.9
+  tiny_config.seed = 1
+  source = _init(tiny_config)
+  source = source.replace(
+      generator=source.generator.replace(step=5),
+      ema=jax.tree.map(lambda x: x + 1.0, source.ema))
+  _saved_run(tiny_config, tmp_path / 'source', source)
+  tiny_config.seed = 0
+  fresh = _init(tiny_config)
+
+  started = checkpoints.warm_start(tmp_path / 'source', tiny_config, fresh)
+  for network in ('generator', 'critic'):
+    _assert_trees_close(getattr(started, network).params,
+                        getattr(source, network).params, rtol=0, atol=0)
+    _assert_trees_close(getattr(started, network).batch_stats,
+                        getattr(source, network).batch_stats, rtol=0, atol=0)
+    _assert_trees_close(getattr(started, network).opt_state,
+                        getattr(fresh, network).opt_state, rtol=0, atol=0)
+  _assert_trees_close(started.ema, source.ema, rtol=0, atol=0)
+  assert int(started.step) == 0
+  np.testing.assert_array_equal(started.rng, fresh.rng)
+  assert not all(np.allclose(a, b) for a, b in zip(
+      jax.tree.leaves(fresh.generator.params),
+      jax.tree.leaves(source.generator.params)))  # the seeds differ
+
+  generator_only = checkpoints.warm_start(tmp_path / 'source', tiny_config,
+                                          fresh, critic=False)
+  _assert_trees_close(generator_only.critic.params, fresh.critic.params,
+                      rtol=0, atol=0)
+
+
+def test_warm_start_without_an_average_starts_it_from_the_generator(
+    tiny_config, tmp_path):
+  source = _init(tiny_config)  # no average (ema_decay 0)
+  _saved_run(tiny_config, tmp_path / 'source', source)
+  tiny_config.optimizer.ema_decay = 0.9
+  tiny_config.seed = 3
+  started = checkpoints.warm_start(tmp_path / 'source', tiny_config,
+                                   _init(tiny_config))
+  _assert_trees_close(started.ema, {'params': source.generator.params,
+                                    'batch_stats': source.generator.batch_stats},
+                      rtol=0, atol=0)
+
+
+def test_warm_start_names_what_does_not_fit(tiny_config, tmp_path):
+  _saved_run(tiny_config, tmp_path / 'source', _init(tiny_config))
+  tiny_config.model.caption_features = 12
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match=r'\(generator\) does not fit this config:'
+                     r'(.|\n)*params/caption/dense/kernel: '
+                     r'checkpoint \(384, 8\), config \(384, 12\)'):
+    checkpoints.warm_start(tmp_path / 'source', tiny_config,
+                           _init(tiny_config))
+  with pytest.raises(checkpoints.NoCheckpointError,
+                     match="config.init.workdir='.*nothing': .*nothing has "
+                     'no checkpoints/ folder'):
+    tiny_config.init.workdir = str(tmp_path / 'nothing')
+    train.train_and_evaluate(tiny_config, str(tmp_path / 'run'))
+
+
+def test_a_run_starts_from_another_runs_networks_once(tiny_config, trained_run,
+                                                      tmp_path):
+  source_config, source_workdir = trained_run
+  source = checkpoints.restore_from_workdir(source_workdir, source_config,
+                                            _init(source_config))
+  tiny_config.init.workdir = str(source_workdir)
+  tiny_config.num_train_steps = 1
+  tiny_config.seed = 7
+  tuned = train.train_and_evaluate(tiny_config, str(tmp_path / 'tuned'))
+  assert int(tuned.step) == 1
+  # One Adam step moves each parameter by at most about the learning rate.
+  rate = tiny_config.optimizer.generator_learning_rate
+  for tuned_leaf, source_leaf in zip(jax.tree.leaves(tuned.generator.params),
+                                     jax.tree.leaves(source.generator.params)):
+    assert np.abs(tuned_leaf - source_leaf).max() <= 1.01 * rate
+  # Rerun with a longer schedule: it resumes from its own checkpoint.
+  tiny_config.num_train_steps = 2
+  tiny_config.init.workdir = str(tmp_path / 'nothing')  # never read again
+  resumed = train.train_and_evaluate(tiny_config, str(tmp_path / 'tuned'))
+  assert int(resumed.step) == 2
