@@ -34,14 +34,15 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   """The seed's architecture and losses; the embedded dataset by default."""
   config = ml_collections.ConfigDict()
   config.seed = 0
-  # Start from another run's networks (checkpoints.warm_start): the latest
-  # checkpoint in init.workdir gives the generator (and its average) and,
-  # with init.critic, the critic; optimisers, step and random state start
+  # Start from another run's networks (checkpoints.warm_start): the
+  # checkpoint at init.step (None: the latest) in init.workdir gives the
+  # generator (and its average) and, with init.critic, the critic; optimisers, step and random state start
   # fresh. Pretrain on one dataset, fine-tune on another. Only a run with no
   # checkpoint of its own starts so: a resumed run continues from its own.
   config.init = ml_collections.ConfigDict()
   config.init.workdir = ml_collections.config_dict.placeholder(str)
   config.init.critic = True
+  config.init.step = ml_collections.config_dict.placeholder(int)
 
   config.dataset = ml_collections.ConfigDict()
   # A registered TFDS name, optionally with a builder config ('name/config').

@@ -184,10 +184,12 @@ def _take(target: Any, saved: Any, where: str) -> Any:
 
 
 def warm_start(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
-               target: State, critic: bool = True) -> State:
+               target: State, critic: bool = True,
+               step: int | None = None) -> State:
   """`target` (a fresh state) with the networks of another run's checkpoint.
 
-  Reads the latest checkpoint of the run in `workdir` and takes its
+  Reads the checkpoint at `step` (the latest if None) of the run in
+  `workdir` and takes its
   generator's variables (parameters and BatchNorm statistics), its average
   of them where both runs keep one, and with `critic` the critic's
   variables. Everything else stays `target`'s: the optimiser states (Adam's
@@ -202,13 +204,15 @@ def warm_start(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
     config: this run's config (its networks must have the source's shapes).
     target: a state of the config's structure at step 0.
     critic: whether to take the critic's variables too.
+    step: the source checkpoint's step; the latest if None.
 
   Raises:
-    NoCheckpointError: when the source has no complete checkpoint.
+    NoCheckpointError: when the source has no complete checkpoint (or not
+      at `step`).
     CheckpointMismatchError: naming every network parameter whose shape
       differs, or that only one side has.
   """
-  manager, step = _open_run(workdir, config, None)
+  manager, step = _open_run(workdir, config, step)
   try:
     saved = manager.restore(step, args=ocp.args.StandardRestore())
   finally:

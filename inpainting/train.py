@@ -260,12 +260,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   elif config.init.workdir:
     try:
       state = checkpoints.warm_start(config.init.workdir, config, state,
-                                     critic=config.init.critic)
+                                     critic=config.init.critic,
+                                     step=config.init.step)
     except (checkpoints.NoCheckpointError,
             checkpoints.CheckpointMismatchError) as e:
       raise type(e)(f'config.init.workdir={config.init.workdir!r}: {e}') from e
-    logging.info('Started from the networks of %s (init.workdir%s).',
-                 config.init.workdir,
+    logging.info('Started from the networks of %s at step %s (init.workdir'
+                 '%s).', config.init.workdir,
+                 'latest' if config.init.step is None else config.init.step,
                  '' if config.init.critic else '; the critic fresh')
   if start_step >= config.num_train_steps:
     logging.info('Already trained %d >= num_train_steps=%d steps.',

@@ -384,6 +384,24 @@ def test_warm_start_without_an_average_starts_it_from_the_generator(
                       rtol=0, atol=0)
 
 
+def test_warm_start_reads_the_step_asked_for(tiny_config, tmp_path):
+  early = _init(tiny_config)
+  early = early.replace(generator=early.generator.replace(step=5))
+  late = early.replace(generator=early.generator.replace(
+      step=9, params=jax.tree.map(lambda x: x + 1.0, early.generator.params)))
+  _saved_run(tiny_config, tmp_path / 'source', early)
+  _saved_run(tiny_config, tmp_path / 'source', late)
+  fresh = _init(tiny_config)
+  for step, source in ((None, late), (9, late), (5, early)):
+    started = checkpoints.warm_start(tmp_path / 'source', tiny_config, fresh,
+                                     step=step)
+    _assert_trees_close(started.generator.params, source.generator.params,
+                        rtol=0, atol=0)
+  with pytest.raises(checkpoints.NoCheckpointError,
+                     match=r'no checkpoint at step 4; it has \[5, 9\]'):
+    checkpoints.warm_start(tmp_path / 'source', tiny_config, fresh, step=4)
+
+
 def test_warm_start_names_what_does_not_fit(tiny_config, tmp_path):
   _saved_run(tiny_config, tmp_path / 'source', _init(tiny_config))
   tiny_config.model.caption_features = 12
