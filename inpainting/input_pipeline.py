@@ -218,8 +218,8 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
   captions = ex['captions']
   count = captions.row_lengths()
   tf.debugging.assert_positive(count, 'An example without captions.')
-  draw = tf.random.stateless_uniform(
-      [batch], seed=tf.stack([tf.constant(seed, tf.int64), positions[0]]))
+  batch_seed = tf.stack([tf.constant(seed, tf.int64), positions[0]])
+  draw = tf.random.stateless_uniform([batch], seed=batch_seed)
   index = tf.minimum(tf.cast(draw * tf.cast(count, tf.float32), tf.int64),
                      count - 1)
   row = captions.row_starts() + index
@@ -235,7 +235,7 @@ def _parse_batch(serialized: tf.Tensor, positions: tf.Tensor, *, seed: int,
   if random_flip:
     flip = tf.random.stateless_uniform(
         [batch], seed=tf.random.experimental.stateless_fold_in(
-            tf.stack([tf.constant(seed, tf.int64), positions[0]]), 1)) < 0.5
+            batch_seed, 1)) < 0.5
     image = tf.where(flip[:, None, None, None], tf.reverse(image, [2]), image)
   return {
       'image': tf.cast(image, tf.float32) / 127.5 - 1.0,
