@@ -280,15 +280,19 @@ def _keep_previous_reports(out: pathlib.Path) -> pathlib.Path | None:
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
-             step: int | None = None) -> dict:
-  """Evaluates a checkpoint of `workdir`; writes report.{json,md,png} there.
+             step: int | None = None,
+             report_dir: str | None = None) -> dict:
+  """Evaluates a checkpoint of `workdir`; writes report.{json,md,png}.
 
-  An earlier report there is first moved to previous_reports/N/.
+  An earlier report where they go is first moved to previous_reports/N/.
 
   Args:
-    config: the run config (`eval.*` fields choose split, size, baselines).
+    config: the run config (`eval.*` fields choose split, size, baselines;
+      `dataset.*` the data, which may be other than the run's).
     workdir: a training run's workdir.
     step: the checkpoint step; the latest if None.
+    report_dir: where the report goes (created if missing); the workdir if
+      None.
 
   Returns:
     The report; None on processes other than the primary one, which alone
@@ -317,7 +321,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,
                 hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
-  out = pathlib.Path(workdir)
+  out = pathlib.Path(report_dir or workdir)
+  out.mkdir(parents=True, exist_ok=True)
   outputs = {'': (grid, samples)}  # file suffix -> (grid, its images)
   for kind in config.eval.mask_kinds:
     if kind == 'centre':

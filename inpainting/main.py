@@ -33,6 +33,10 @@ flags.DEFINE_enum('mode', 'train', ['train', 'evaluate'],
                   'of workdir into workdir/report.{json,md,png}.')
 flags.DEFINE_integer('step', None, 'With --mode=evaluate: the checkpoint '
                      'step to evaluate (the latest if unset).')
+flags.DEFINE_string('report_dir', None, 'With --mode=evaluate: where '
+                    'report.{json,md,png} go (default: the workdir), e.g. to '
+                    'score a checkpoint on another dataset beside its own '
+                    'report.')
 flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() '
                   'and let JAX detect the cluster (implied by the three '
                   'flags below).')
@@ -69,6 +73,9 @@ def main(argv):
   if len(argv) > 1:
     raise errors.UserError(f'Unexpected arguments {argv[1:]}: every option is '
                            'a flag, e.g. --workdir=DIR.')
+  if FLAGS.report_dir and FLAGS.mode != 'evaluate':
+    raise errors.UserError(f'--report_dir={FLAGS.report_dir}: only with '
+                           '--mode=evaluate (training writes to --workdir).')
   _initialize_distributed()
   # tf.data only: keep TensorFlow off the accelerators JAX uses.
   tf.config.experimental.set_visible_devices([], 'GPU')
@@ -86,7 +93,8 @@ def main(argv):
   if FLAGS.mode == 'train':
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:
-    evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step)
+    evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step,
+                      report_dir=FLAGS.report_dir)
 
 
 if __name__ == '__main__':

@@ -43,14 +43,21 @@ def test_report_has_every_method_and_the_ablation(trained_run):
     assert samples['model'].shape == samples['target'].shape == (8, 64, 64, 3)
 
 
-def test_evaluate_a_named_step_and_a_subset(trained_run):
+def test_evaluate_a_named_step_and_a_subset(trained_run, tmp_path):
   config, workdir = trained_run
   config = config.copy_and_resolve_references()
   config.eval.num_examples = 10
   config.eval.baselines = False
-  report = evaluate.evaluate(config, str(workdir), step=3)
+  before = {p.name: p.read_bytes() for p in workdir.glob('report*')}
+  elsewhere = tmp_path / 'on_another_split'
+  report = evaluate.evaluate(config, str(workdir), step=3,
+                             report_dir=str(elsewhere))
   assert report['num_examples'] == 10
   assert list(report['methods']) == [evaluate.MODEL]
+  assert json.loads((elsewhere / 'report.json').read_text()) == report
+  assert (elsewhere / 'report.png').is_file()
+  # The run's own report, if any, is left as it was.
+  assert {p.name: p.read_bytes() for p in workdir.glob('report*')} == before
 
 
 def test_missing_step_and_empty_workdir(trained_run, tmp_path):
@@ -74,6 +81,15 @@ def test_cli_errors_are_one_clear_line(trained_run, tmp_path):
   assert 'does not fit this config' in result.stderr
   assert 'generator/params/caption/dense/kernel' in result.stderr
   assert 'Traceback' not in result.stderr
+  result = subprocess.run(
+      [sys.executable, '-m', 'inpainting.main', '--config=configs/tiny.py',
+       f'--workdir={tmp_path}', f'--report_dir={tmp_path / "r"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1] == (
+      f'error: --report_dir={tmp_path / "r"}: only with --mode=evaluate '
+      '(training writes to --workdir).')
+  assert not list(tmp_path.iterdir())
 
 
 def test_mismatch_names_parameters(trained_run):
