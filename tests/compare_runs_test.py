@@ -49,6 +49,15 @@ def test_compare_runs_merges_reports_and_plots_curves(trained_run, tmp_path):
                           masked=images[0], model=fill, target=images[1],
                           captions=np.array(['a', 'b', 'c']))
     runs.append(run)
+  # A report written elsewhere (--report_dir): only its files, naming the
+  # run whose checkpoint it scored.
+  elsewhere = tmp_path / 'film_on_tiny_imagenet'
+  elsewhere.mkdir()
+  (elsewhere / 'report.json').write_text(json.dumps(
+      {**_report(3, 0.025, 0.001), 'workdir': str(runs[0])}))
+  for suffix in ('', '_box'):
+    shutil.copy(runs[0] / f'report_samples{suffix}.npz', elsewhere)
+  runs.append(elsewhere)
   output = tmp_path / 'out' / 'comparison'
   result = subprocess.run(
       [sys.executable, 'tools/compare_runs.py', f'--output={output}',
@@ -71,6 +80,8 @@ def test_compare_runs_merges_reports_and_plots_curves(trained_run, tmp_path):
   assert '| seed | 0.0300 | +0.00030 |' in table and '+1.0%' in table
   for name in ('film', 'seed'):  # every curve read from the events
     assert f'{name}: 8 of 8 curves' in result.stderr, result.stderr[-3000:]
+  assert '| film_on_tiny_imagenet | 3 | 40 | model (true captions) |' in table
+  assert 'film_on_tiny_imagenet: 0 of 8 curves' in result.stderr
   png = Image.open(output.with_suffix('.png'))
   assert png.size[0] > 1000 and png.size[1] > 400
   # The fills side by side: masked | film | seed | target, enlarged 4x.

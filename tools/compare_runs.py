@@ -76,9 +76,15 @@ def read_report(workdir: pathlib.Path) -> dict:
     raise errors.UserError(f'{path}: not valid JSON ({e}).') from None
 
 
-def batch_size(workdir: pathlib.Path) -> int:
-  """The run's global batch size, from the config.json it wrote."""
+def batch_size(workdir: pathlib.Path, report: dict) -> int:
+  """The run's global batch size, from the config.json it wrote.
+
+  A report written elsewhere (`--report_dir`) is read with the config of
+  the run it names (the report's `workdir`).
+  """
   path = workdir / 'config.json'
+  if not path.exists() and report.get('workdir'):
+    path = pathlib.Path(report['workdir']) / 'config.json'
   try:
     return int(json.loads(path.read_text())['batch_size'])
   except (OSError, ValueError, KeyError) as e:
@@ -262,7 +268,7 @@ def main(argv):
   for name, run in curves.items():
     logging.info('%s: %d of %d curves (%s).', name, len(run), len(CURVES),
                  ', '.join(sorted(run)))
-  sizes = {n: batch_size(w) for n, w in zip(names, workdirs)}
+  sizes = {n: batch_size(w, reports[n]) for n, w in zip(names, workdirs)}
   table_path.parent.mkdir(parents=True, exist_ok=True)
   table_path.write_text(markdown(reports))
   plot(curves, sizes, plot_path)
