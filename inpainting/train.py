@@ -265,9 +265,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     except (checkpoints.NoCheckpointError,
             checkpoints.CheckpointMismatchError) as e:
       raise type(e)(f'config.init.workdir={config.init.workdir!r}: {e}') from e
-    logging.info('Started from the networks of %s at step %s (init.workdir'
-                 '%s).', config.init.workdir,
-                 'latest' if config.init.step is None else config.init.step,
+    logging.info('Started from the networks of %s, %s (init.workdir%s).',
+                 config.init.workdir,
+                 'its latest checkpoint' if config.init.step is None else
+                 f'its checkpoint at step {config.init.step}',
                  '' if config.init.critic else '; the critic fresh')
   if start_step >= config.num_train_steps:
     logging.info('Already trained %d >= num_train_steps=%d steps.',
