@@ -36,9 +36,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.seed = 0
   # Start from another run's networks (checkpoints.warm_start): the
   # checkpoint at init.step (None: the latest) in init.workdir gives the
-  # generator (and its average) and, with init.critic, the critic; optimisers, step and random state start
-  # fresh. Pretrain on one dataset, fine-tune on another. Only a run with no
-  # checkpoint of its own starts so: a resumed run continues from its own.
+  # generator (and its average) and, with init.critic, the critic;
+  # optimisers, step and random state start fresh. Pretrain on one dataset,
+  # fine-tune on another. Only a run with no checkpoint of its own starts
+  # so: a resumed run continues from its own.
   config.init = ml_collections.ConfigDict()
   config.init.workdir = ml_collections.config_dict.placeholder(str)
   config.init.critic = True

@@ -135,16 +135,15 @@ def _open_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
                             'first, or point at a training run\'s workdir.')
   manager = create_manager(pathlib.Path(workdir), config, read_only=True)
   steps = manager.all_steps()
-  if not steps:
-    manager.close()
-    raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
-  if step is None:
+  if steps and step is None:
     return manager, max(steps)
-  if step not in steps:
-    manager.close()
-    raise NoCheckpointError(f'{directory} has no checkpoint at step '
-                            f'{step}; it has {sorted(steps)}.')
-  return manager, step
+  if step in steps:
+    return manager, step
+  manager.close()
+  if not steps:
+    raise NoCheckpointError(f'{directory} holds no complete checkpoint.')
+  raise NoCheckpointError(f'{directory} has no checkpoint at step {step}; '
+                          f'it has {sorted(steps)}.')
 
 
 def restore_from_workdir(workdir: str | pathlib.Path,
@@ -218,21 +217,22 @@ def warm_start(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
   finally:
     manager.close()
   where = f'The checkpoint {pathlib.Path(workdir) / "checkpoints" / str(step)}'
-  networks = ['generator'] + (['critic'] if critic else [])
+  # {'params', 'batch_stats'} of each saved network (a network without
+  # BatchNorm may have saved no statistics).
+  source = {name: {'params': saved[name]['params'],
+                   'batch_stats': saved[name].get('batch_stats')}
+            for name in ('generator', 'critic')}
   replaced = {}
-  for name in networks:
+  for name in ['generator'] + (['critic'] if critic else []):
     fresh = getattr(target, name)
     variables = _take({'params': fresh.params,
                        'batch_stats': fresh.batch_stats},
-                      {'params': saved[name]['params'],
-                       'batch_stats': saved[name].get('batch_stats')},
-                      f'{where} ({name})')
+                      source[name], f'{where} ({name})')
     replaced[name] = fresh.replace(**variables)
   if target.ema is not None:
-    source_ema = saved.get('ema') or {
-        'params': saved['generator']['params'],
-        'batch_stats': saved['generator'].get('batch_stats')}
-    replaced['ema'] = _take(target.ema, source_ema, f'{where} (average)')
+    replaced['ema'] = _take(target.ema,
+                            saved.get('ema') or source['generator'],
+                            f'{where} (average)')
   return target.replace(**replaced)
 
 
