@@ -146,6 +146,9 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # seed), and/or spectral normalisation of its layers (SN-GAN, DeepFill v2).
   config.model.critic_batch_norm = True
   config.model.critic_spectral_norm = False
+  # A [1, 2, 1] blur before each of the critic's stride-2 convolutions
+  # (models.blur): anti-aliased, its gradient holds no pixel-period pattern.
+  config.model.critic_blur = False
   config.model.batch_norm_momentum = 0.9
   # How the layers are computed; every choice has the same parameters and
   # computes the same function (inpainting/implementations.py). 'auto':

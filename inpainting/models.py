@@ -127,6 +127,7 @@ class _ConvBlocks(nn.Module):
   batch_norm: bool = True  # False: no normalisation at all
   spectral_norm: bool = False
   film: bool = False  # FiLM from the embedding after each normalisation
+  blur: bool = False  # `blur` before each stride-2 convolution
   # DilatedBlocks after layer `dilated_after` (0-based): its output, and so
   # the next layer's input and that skip, is theirs.
   dilated_blocks: int = 0
@@ -150,6 +151,8 @@ class _ConvBlocks(nn.Module):
       conv = self.conv(features, (self.kernel_size,) * 2, strides=2,
                        padding='SAME', use_bias=not batch_norm,
                        dtype=self.dtype, name=f'conv{i}')
+      if self.blur:
+        x = blur(x)
       x = _apply(conv, x, spectral_norm=self.spectral_norm, train=train,
                  name=f'spectral_norm{i}')
       if batch_norm:
@@ -193,6 +196,22 @@ class DilatedBlocks(nn.Module):
                       name=f'bn{i}')(y)
       x = x + act(y)
     return x
+
+
+def blur(x: jax.Array) -> jax.Array:
+  """The [1, 2, 1] / 4 binomial filter along height and width, [B, H, W, C].
+
+  Before a stride-2 convolution it removes what the subsampling would fold
+  (anti-aliasing: Zhang 2019; StyleGAN2 blurs so before its critic's
+  downsampling). It passes nothing at the Nyquist frequency, the pattern
+  +1, -1, +1, ... along an axis; and since the filter is symmetric, nor
+  does the gradient that flows back through it: a critic that blurs first
+  cannot reward or punish such a pattern in what it scores. Edges are
+  reflected, which keeps that exact at the image's border.
+  """
+  x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='reflect')
+  x = (x[:, :-2] + 2 * x[:, 1:-1] + x[:, 2:]) / 4
+  return (x[:, :, :-2] + 2 * x[:, :, 1:-1] + x[:, :, 2:]) / 4
 
 
 def _apply(layer: nn.Module, x: jax.Array, *, spectral_norm: bool,
@@ -579,6 +598,7 @@ class Critic(nn.Module):
   window: int = 48  # the local view's side (the 32x32 hole and 8 pixels)
   batch_norm: bool = True
   spectral_norm: bool = False
+  blur: bool = False  # `blur` before each of its stride-2 convolutions
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
@@ -626,7 +646,7 @@ class Critic(nn.Module):
           self.features, kernel_size=self.kernel_size,
           activation=self.activation, batch_norm_first=False,
           batch_norm=self.batch_norm, spectral_norm=self.spectral_norm,
-          conv=self.conv, norm=self.norm, dtype=self.dtype,
+          blur=self.blur, conv=self.conv, norm=self.norm, dtype=self.dtype,
           name=f'{prefix}features')(seen(what), train=train)
       all_features += features
       logits = logits + self._head(features[-1], embedding, train=train,
@@ -711,5 +731,6 @@ def critic_from_config(model: ml_collections.ConfigDict,
                 window=model.critic_window,
                 batch_norm=model.critic_batch_norm,
                 spectral_norm=model.critic_spectral_norm,
+                blur=model.critic_blur,
                 conv=blocks.conv,
                 norm=blocks.norm, **_shared_fields(model))

@@ -289,3 +289,45 @@ def test_spectral_norm_wraps_the_fast_convolutions_too():
                                    train=True, mutable=['batch_stats'])
   np.testing.assert_allclose(values['xla'], values['adjoint'], rtol=1e-4,
                              atol=1e-5)
+
+
+def test_blur_passes_no_pixel_period_pattern_and_keeps_a_constant():
+  rows = np.where(np.arange(9) % 2, -1.0, 1.0)  # odd length: the edges too
+  nyquist = np.broadcast_to(rows[None, :, None, None], (1, 9, 6, 2))
+  np.testing.assert_allclose(models.blur(jnp.asarray(nyquist)), 0, atol=1e-7)
+  np.testing.assert_allclose(models.blur(jnp.asarray(nyquist.swapaxes(1, 2))),
+                             0, atol=1e-7)
+  constant = jnp.full((1, 5, 7, 3), 0.3)
+  np.testing.assert_allclose(models.blur(constant), constant, rtol=1e-6)
+  ramp = jnp.arange(8.0)[None, :, None, None] * jnp.ones((1, 8, 8, 1))
+  np.testing.assert_allclose(models.blur(ramp)[0, 1:-1, :, 0],
+                             ramp[0, 1:-1, :, 0], rtol=1e-6)  # linear kept
+
+
+@pytest.mark.parametrize('blur', [False, True])
+def test_a_blurring_critics_gradient_holds_no_pixel_period_stripes(blur):
+  # The critic's gradient is what it teaches the generator: without the
+  # blur it pushes +1, -1, ... patterns along rows and columns (stripes).
+  image, mask, embedding = _inputs()
+  critic = _critic(critic_blur=blur)
+  variables = _perturbed(critic.init(jax.random.key(0), image, mask,
+                                     embedding, train=False))
+  grad = jax.grad(lambda x: critic.apply(
+      variables, x, mask, embedding, train=False).sum())(image)
+  alternating = np.where(np.arange(grad.shape[2]) % 2, -1.0, 1.0)
+  along_rows = np.einsum('bhwc,w->bhc', np.asarray(grad), alternating)
+  along_columns = np.einsum('bhwc,h->bwc', np.asarray(grad), alternating)
+  scale = np.abs(grad).sum(axis=2).max()
+  if blur:
+    assert np.abs(along_rows).max() < 1e-5 * scale
+    assert np.abs(along_columns).max() < 1e-5 * scale
+  else:
+    assert np.abs(along_rows).max() > 1e-2 * scale
+
+
+def test_the_blur_adds_no_parameters():
+  image, mask, embedding = _inputs()
+  shapes = [jax.tree.map(jnp.shape, _critic(critic_blur=blur).init(
+      jax.random.key(0), image, mask, embedding, train=False))
+            for blur in (False, True)]
+  assert shapes[0] == shapes[1]
