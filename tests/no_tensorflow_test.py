@@ -75,7 +75,8 @@ def test_the_benchmark_without_tensorflow(tmp_path):
   for row in ('| train step compile |',
               '| training, global batch 8 (median over 2 rounds, their '
               'range) |', '| training, conv_impl=xla, same batch |',
-              '| peak resident memory (the training process) |',
+              '| peak memory (the training process) |',
+              "| the step's work (XLA's count, stock layers) |",
               "| inpainting (generator over the hole's box), batch 8 |",
               '| generator, whole 64x64 output, batch 8, alternating |'):
     assert row in result.stdout, result.stdout

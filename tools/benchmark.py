@@ -4,7 +4,7 @@
       [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
       [--config.model.conv_impl=xla] [--config.model.dtype=bfloat16] \
       [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] \
-      [--compare_batch_norm_impls=flax] [--torch]
+      [--compare_batch_norm_impls=flax] [--torch] [--peak_tflops=790]
 
 Prints one Markdown table for the devices present:
 
@@ -22,11 +22,19 @@ Prints one Markdown table for the devices present:
   first if needed; e.g. `--config=configs/caption_gan.py:tiny_imagenet
   --config.dataset.manual_dir=DIR` for Tiny ImageNet);
 - --notraining, --noinference, --nopipeline leave a row out;
-- peak resident memory of the process that ran the training step;
+- peak resident memory of the process that ran the training step, and on
+  a GPU its peak device memory;
+- the step's floating-point operations an image (XLA's count of the step
+  with the stock layers, `cost_analysis` of its lowering) and, with
+  --peak_tflops, the fraction of that peak each training figure reaches;
 - with --compare_conv_impls (--compare_dtypes, --compare_batch_norm_impls),
   the training step with other convolution implementations (computation
-  dtypes, BatchNorm implementations), and with --torch, the same step in
-  PyTorch (tools/torch_reference.py), with the ratio of ours to it.
+  dtypes, BatchNorm implementations), each with its compile time, and with
+  --torch, the same step in PyTorch (tools/torch_reference.py) in the
+  config's dtype and in each --compare_dtypes one (bfloat16: autocast),
+  with the ratio of ours to it at each dtype. PyTorch runs on the GPU where
+  it sees one (cuDNN autotuned, float32 products in TF32 as JAX's), else on
+  the CPU with all its cores.
 
 Every training step compared (a "contender") is timed in a fresh process
 of its own, which holds only its own runtime: JAX and PyTorch in one
@@ -58,6 +66,7 @@ import sys
 import time
 
 from absl import flags
+from absl import logging
 import jax
 from ml_collections import config_flags
 
@@ -95,6 +104,10 @@ flags.DEFINE_list('compare_batch_norm_impls', [], 'Also time the training '
 flags.DEFINE_integer('rounds', 3, 'Rounds: each contender\'s training '
                      'step is timed once a round, in a fresh process.')
 flags.DEFINE_integer('pipeline_batches', 200, 'Timed pipeline batches.')
+flags.DEFINE_float('peak_tflops', 0.0, 'The device\'s peak rate in TFLOP/s '
+                   '(e.g. 790, an H200\'s measured bf16 matrix rate): each '
+                   'training figure is also given as a fraction of it. 0: '
+                   'none.')
 flags.DEFINE_string('contender', None, 'Internal: time only this training '
                     'step in this process and print its figures as JSON (the '
                     'benchmark runs itself so, once per contender a round).')
@@ -134,6 +147,8 @@ def jax_training(config):
     p_step = train_step.pmapped(config, with_r1=with_r1,
                                 donate_argnums=(0,))
     compiled[with_r1] = compilation.compile_pmapped(p_step, p_state, sharded)
+    if compiled[with_r1] is p_step:  # no options (GPU, TPU): compile now
+      compiled[with_r1] = p_step.lower(p_state, sharded).compile()
   compile_s = time.perf_counter() - start
   holder = {'state': p_state}
 
@@ -145,14 +160,43 @@ def jax_training(config):
   return compile_s, steps, len(cycle)
 
 
+def step_gflop(config) -> float:
+  """GFLOP an image of the config's training step, as XLA counts them.
+
+  `cost_analysis` of the step's lowering with the stock layers (which
+  compute the same function as the others; the count is not the
+  implementation's), at the global batch on one device. The count is the
+  model's, not the platform's: it is taken from the lowering for the CPU,
+  which JAX always has (on a GPU, JAX 0.11's lowering gives no count).
+  With lazy R1, the mean over the loop's cycle of steps.
+  """
+  config = config.copy_and_resolve_references()
+  config.model.conv_impl, config.model.batch_norm_impl = 'xla', 'flax'
+  cpu = jax.devices('cpu')[:1]
+  batch = jax.tree.map(lambda x: x[None],
+                       state_lib.example_batch(config, config.batch_size))
+  with jax.default_device(cpu[0]):
+    state = train_step.replicate(state_lib.create_train_state(config), cpu)
+  cycle = [train_step.computes_r1(config, step)
+           for step in range(config.loss.r1_interval)]
+  flops = 0.0
+  for with_r1 in cycle:
+    p_step = train_step.pmapped(config, with_r1=with_r1, devices=cpu)
+    cost = p_step.lower(state, batch).cost_analysis()
+    flops += (cost[0] if isinstance(cost, list) else cost)['flops']
+  return flops / len(cycle) / config.batch_size / 1e9
+
+
 def torch_training(config):
-  """A function running one step of the PyTorch reference."""
+  """A function running one step of the PyTorch reference, and its device."""
   import torch  # pylint: disable=g-import-not-at-top
   import torch_reference  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(os.cpu_count())
-  step = torch_reference.TrainStep(config)
-  batch = torch_reference.random_batch(config, config.batch_size)
-  return lambda: step(*batch)
+  device = torch_reference.default_device()
+  step = torch_reference.TrainStep(config, device)
+  batch = torch_reference.random_batch(config, config.batch_size,
+                                       device=device)
+  return (lambda: step(*batch)), device
 
 
 def _variants() -> list[tuple[str, str]]:
@@ -165,9 +209,23 @@ def _variants() -> list[tuple[str, str]]:
 
 def _contenders() -> list[str]:
   """'jax' (the config's step), 'jax:<field>=<value>' per --compare_*
-  value, and 'torch' with --torch."""
+  value, and with --torch 'torch' (the config's dtype) and
+  'torch:dtype=<value>' per --compare_dtypes value."""
   return (['jax'] + [f'jax:{field}={value}' for field, value in _variants()]
-          + (['torch'] if FLAGS.torch else []))
+          + (['torch'] + [f'torch:dtype={dtype}'
+                          for dtype in FLAGS.compare_dtypes]
+             if FLAGS.torch else []))
+
+
+def _with_field(config, name: str):
+  """The config, with the model field a contender's name sets
+  ('jax:<field>=<value>', 'torch:dtype=<value>')."""
+  if ':' not in name:
+    return config
+  field, value = name.split(':', 1)[1].split('=', 1)
+  config = config.copy_and_resolve_references()
+  config.model[field] = value
+  return config
 
 
 def time_contender(config, name: str) -> dict[str, float]:
@@ -177,26 +235,35 @@ def time_contender(config, name: str) -> dict[str, float]:
     {'compile_s' (JAX only), 'step_s': the median of --steps steps after
     --warmup (with lazy R1, of --steps cycles of loss.r1_interval steps,
     over the interval), 'peak_rss_gb': this process's peak resident memory,
-    'version': of the runtime}.
+    'peak_device_gb': its peak device memory (None on the CPU), 'version':
+    of the runtime, 'device': where the step ran}.
   """
   result = {}
   steps_per_call = 1
-  if name == 'torch':
+  config = _with_field(config, name)
+  if name.startswith('torch'):
     import torch  # pylint: disable=g-import-not-at-top
-    step = torch_training(config)
+    step, device = torch_training(config)
     result['version'] = f'PyTorch {torch.__version__}'
+    result['device'] = (torch.cuda.get_device_name(device)
+                        if device.type == 'cuda' else 'cpu')
   else:
-    if name != 'jax':
-      field, value = name[len('jax:'):].split('=', 1)
-      config = config.copy_and_resolve_references()
-      config.model[field] = value
     result['compile_s'], step, steps_per_call = jax_training(config)
     result['version'] = f'jax {jax.__version__}'
+    result['device'] = jax.local_devices()[0].device_kind
   for _ in range(FLAGS.warmup):
     step()
   result['step_s'] = _median_time(step, FLAGS.steps) / steps_per_call
   result['peak_rss_gb'] = (
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+  result['peak_device_gb'] = None
+  if name.startswith('torch'):
+    if device.type == 'cuda':
+      result['peak_device_gb'] = torch.cuda.max_memory_allocated() / 2**30
+  else:
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if 'peak_bytes_in_use' in stats:
+      result['peak_device_gb'] = stats['peak_bytes_in_use'] / 2**30
   return result
 
 
@@ -205,8 +272,11 @@ def _run_contender(name: str) -> dict[str, float]:
   argv = [a for a in sys.argv[1:] if not a.startswith('--contender')]
   command = [sys.executable, os.path.abspath(__file__), *argv,
              f'--contender={name}']
+  env = dict(os.environ)
+  if name.startswith('torch'):  # JAX there only builds the batch: no GPU
+    env['JAX_PLATFORMS'] = 'cpu'
   result = subprocess.run(command, capture_output=True, text=True,
-                          check=False)
+                          check=False, env=env)
   if result.returncode:
     raise errors.UserError(
         f'The benchmark of {name!r} failed (exit status '
@@ -222,16 +292,21 @@ def measure_training(config) -> dict[str, dict]:
     'peak_rss_gb': [...], 'version': ...}}.
   """
   del config  # each process reads it from the flags
-  results = {name: {'images_per_s': [], 'compile_s': [], 'peak_rss_gb': []}
+  results = {name: {'images_per_s': [], 'compile_s': [], 'peak_rss_gb': [],
+                    'peak_device_gb': []}
              for name in _contenders()}
   for _ in range(FLAGS.rounds):
     for name, result in results.items():
       figures = _run_contender(name)
+      logging.info('%s, batch %d: %s', name, FLAGS.batch_size, figures)
       result['images_per_s'].append(FLAGS.batch_size / figures['step_s'])
       result['peak_rss_gb'].append(figures['peak_rss_gb'])
+      if figures['peak_device_gb'] is not None:
+        result['peak_device_gb'].append(figures['peak_device_gb'])
       if 'compile_s' in figures:
         result['compile_s'].append(figures['compile_s'])
       result['version'] = figures['version']
+      result['device'] = figures['device']
   return results
 
 
@@ -305,34 +380,58 @@ def _spread(values: list[float], fmt: str) -> str:
   return f'{median} ({format(min(values), fmt)}-{format(max(values), fmt)})'
 
 
+def _ratio(ours: list[float], theirs: list[float]) -> str:
+  """The ratio of the medians, and the range of the rounds' ratios."""
+  ratios = [a / b for a, b in zip(ours, theirs)]
+  ratio = statistics.median(ours) / statistics.median(theirs)
+  return f'{ratio:.2f}' + (f' ({min(ratios):.2f}-{max(ratios):.2f})'
+                           if len(ratios) > 1 else '')
+
+
 def _training_rows(config) -> list[tuple[str, str]]:
   results = measure_training(config)
-  ours = results['jax']
+  gflop = step_gflop(config)
   rounds = f'{FLAGS.rounds} rounds' if FLAGS.rounds > 1 else '1 round'
+
+  def speed(result, with_compile: bool = True) -> str:
+    figure = _spread(result['images_per_s'], '.1f') + ' images/s'
+    if FLAGS.peak_tflops:
+      share = (statistics.median(result['images_per_s']) * gflop /
+               (FLAGS.peak_tflops * 1e3))
+      figure += f', {share:.2%} of {FLAGS.peak_tflops:g} TFLOP/s'
+    if with_compile and result['compile_s']:
+      figure += f'; compile {_spread(result["compile_s"], ".1f")} s'
+    return figure
+
+  def memory(result) -> str:
+    figure = _spread(result['peak_rss_gb'], '.2f') + ' GB resident'
+    if result['peak_device_gb']:
+      figure += f', {_spread(result["peak_device_gb"], ".2f")} GB device'
+    return figure
+
+  ours = results['jax']
   rows = [('train step compile', _spread(ours['compile_s'], '.1f') + ' s'),
+          ('the step\'s work (XLA\'s count, stock layers)',
+           f'{gflop:.3g} GFLOP an image'),
           (f'training, global batch {config.batch_size} (median over '
-           f'{rounds}, their range)',
-           _spread(ours['images_per_s'], '.1f') + ' images/s')]
+           f'{rounds}, their range)', speed(ours, with_compile=False))]
   for name, result in results.items():
     if name.startswith('jax:'):
       rows.append((f'training, {name[len("jax:"):]}, same batch',
-                   _spread(result['images_per_s'], '.1f') + ' images/s'))
-  if 'torch' in results:
-    theirs = results['torch']
-    rows.append((f'{theirs["version"]} reference, same model and batch',
-                 _spread(theirs['images_per_s'], '.1f') + ' images/s'))
-    ratios = [a / b for a, b in zip(ours['images_per_s'],
-                                    theirs['images_per_s'])]
-    ratio = (statistics.median(ours['images_per_s']) /
-             statistics.median(theirs['images_per_s']))
-    rows.append(('ours / PyTorch (ratio of medians; range of the rounds\' '
-                 'ratios)', f'{ratio:.2f}' + (
-                     f' ({min(ratios):.2f}-{max(ratios):.2f})'
-                     if len(ratios) > 1 else '')))
-    rows.append(('PyTorch peak resident memory',
-                 _spread(theirs['peak_rss_gb'], '.2f') + ' GB'))
-  rows.append(('peak resident memory (the training process)',
-               _spread(ours['peak_rss_gb'], '.2f') + ' GB'))
+                   speed(result)))
+  for name, result in results.items():
+    if not name.startswith('torch'):
+      continue
+    dtype = _with_field(config, name).model.dtype
+    where = 'GPU' if result['device'] != 'cpu' else 'CPU'
+    rows.append((f'{result["version"]} reference ({where}, {dtype}), same '
+                 'model and batch', speed(result)))
+    jax_name = 'jax' if name == 'torch' else 'jax' + name[len('torch'):]
+    rows.append((f'ours / PyTorch, {dtype} (ratio of medians; range of the '
+                 'rounds\' ratios)', _ratio(results[jax_name]['images_per_s'],
+                                            result['images_per_s'])))
+    rows.append((f'PyTorch peak memory, {dtype}', memory(result)))
+  rows.append(('peak memory (the training process)', memory(ours)))
   return rows
 
 

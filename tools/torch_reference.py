@@ -8,6 +8,12 @@ with clip_grad_norm(1.0) and Adam), built from the same config fields as
 `inpainting/models.py`. Layer for layer the same shapes and FLOPs, in
 PyTorch's NCHW layout with its usual symmetric padding.
 
+On a GPU it runs there, with cuDNN's autotuner on (`cudnn.benchmark`, as
+XLA autotunes its own) and float32 matrix products in TF32, as JAX computes
+them by default on such GPUs; `config.model.dtype='bfloat16'` runs the
+networks under `torch.autocast` in bfloat16, the parameters and optimiser
+in float32, as the project's bfloat16 does.
+
 Needs `pip install torch==2.13.0` (not a dependency of the project).
 """
 
@@ -111,13 +117,35 @@ class Critic(nn.Module):
     return self.logit(torch.cat([x, caption], 1).flatten(1))[:, 0]
 
 
-class TrainStep:
-  """One critic update, then one generator update, like train_step.train_step."""
+DTYPES = {'float32': None, 'bfloat16': torch.bfloat16}
 
-  def __init__(self, config: ml_collections.ConfigDict):
+
+def default_device() -> torch.device:
+  """The GPU where PyTorch sees one, else the CPU."""
+  return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+
+class TrainStep:
+  """One critic update, then one generator update, like train_step.train_step.
+
+  Calling it returns the losses as Python floats, which waits for the
+  step's work on a GPU (as the JAX benchmark waits for its step).
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               device: torch.device | str = 'cpu'):
+    if config.model.dtype not in DTYPES:
+      raise ValueError(f'config.model.dtype={config.model.dtype!r}: the '
+                       f'PyTorch reference runs {sorted(DTYPES)}')
     self.config = config
-    self.generator = Generator(config.model, config.image_size)
-    self.critic = Critic(config.model, config.image_size)
+    self.device = torch.device(device)
+    self.autocast_dtype = DTYPES[config.model.dtype]
+    if self.device.type == 'cuda':
+      torch.backends.cudnn.benchmark = True
+      torch.backends.cuda.matmul.allow_tf32 = True
+      torch.backends.cudnn.allow_tf32 = True
+    self.generator = Generator(config.model, config.image_size).to(self.device)
+    self.critic = Critic(config.model, config.image_size).to(self.device)
     opt = config.optimizer
     betas = (opt.b1, opt.b2)
     self.g_opt = torch.optim.Adam(self.generator.parameters(),
@@ -125,14 +153,20 @@ class TrainStep:
     self.c_opt = torch.optim.Adam(self.critic.parameters(),
                                   lr=opt.critic_learning_rate, betas=betas)
 
+  def _autocast(self):
+    return torch.autocast(self.device.type, dtype=self.autocast_dtype,
+                          enabled=self.autocast_dtype is not None)
+
   def __call__(self, image, mask, embedding) -> dict[str, float]:
     clip = self.config.optimizer.grad_clip_norm
-    prediction = self.generator(image, mask, embedding)
+    with self._autocast():
+      prediction = self.generator(image, mask, embedding).float()
     fake = image * (1 - mask) + prediction * mask
 
     self.c_opt.zero_grad(set_to_none=True)
-    real_logits = self.critic(image, embedding)
-    fake_logits = self.critic(fake.detach(), embedding)
+    with self._autocast():
+      real_logits = self.critic(image, embedding).float()
+      fake_logits = self.critic(fake.detach(), embedding).float()
     c_loss = (F.binary_cross_entropy_with_logits(
         real_logits, torch.ones_like(real_logits)) +
               F.binary_cross_entropy_with_logits(
@@ -142,7 +176,8 @@ class TrainStep:
     self.c_opt.step()
 
     self.g_opt.zero_grad(set_to_none=True)
-    logits = self.critic(fake, embedding)
+    with self._autocast():
+      logits = self.critic(fake, embedding).float()
     hole = ((prediction - image)**2 * mask).sum() / (mask.sum() * 3)
     adversarial = F.binary_cross_entropy_with_logits(
         logits, torch.ones_like(logits))
@@ -154,10 +189,12 @@ class TrainStep:
     return {'generator_loss': g_loss.item(), 'critic_loss': c_loss.item()}
 
 
-def random_batch(config: ml_collections.ConfigDict, n: int,
-                 seed: int = 0) -> tuple[torch.Tensor, ...]:
+def random_batch(config: ml_collections.ConfigDict, n: int, seed: int = 0,
+                 device: torch.device | str = 'cpu'
+                 ) -> tuple[torch.Tensor, ...]:
   """`state.example_batch` in NCHW: image, mask [n, 1, H, W], embedding."""
   batch = state_lib.example_batch(config, n, seed)
   return tuple(torch.from_numpy(np.ascontiguousarray(
-      batch[k].transpose(0, 3, 1, 2) if batch[k].ndim == 4 else batch[k]))
+      batch[k].transpose(0, 3, 1, 2) if batch[k].ndim == 4 else batch[k])
+                                ).to(device)
                for k in ('image', 'mask', 'embedding'))
