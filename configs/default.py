@@ -149,6 +149,9 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # A [1, 2, 1] blur before each of the critic's stride-2 convolutions
   # (models.blur): anti-aliased, its gradient holds no pixel-period pattern.
   config.model.critic_blur = False
+  # How the one-logit views read the last features (models.CRITIC_HEADS):
+  # 'flatten', a weight per position (the seed), or 'mean' over positions.
+  config.model.critic_head = 'flatten'
   config.model.batch_norm_momentum = 0.9
   # How the layers are computed; every choice has the same parameters and
   # computes the same function (inpainting/implementations.py). 'auto':

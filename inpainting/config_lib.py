@@ -208,7 +208,8 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f"{('auto', *known)}")
   for name, known in (('caption_conditioning', models.GENERATOR_CONDITIONING),
-                      ('critic_conditioning', models.CRITIC_CONDITIONING)):
+                      ('critic_conditioning', models.CRITIC_CONDITIONING),
+                      ('critic_head', models.CRITIC_HEADS)):
     if model[name] not in known:
       problems.append(f'config.model.{name}={model[name]!r}: must be one of '
                       f'{sorted(known)}')

@@ -86,6 +86,14 @@ GENERATOR_CONDITIONING = {
     'film': 'FiLM in every decoder block',
 }
 # How the critic takes the caption (model.critic_conditioning):
+# How a one-logit critic reads its last features (model.critic_head).
+CRITIC_HEADS = {
+    # A weight for every position: the logit's gradient holds a fixed
+    # spatial template, the same for every input.
+    'flatten': 'a dense layer over the flattened map (the seed)',
+    # Translation-invariant (SN-GAN's ResNet critics sum-pool likewise).
+    'mean': 'a dense layer over the features averaged over positions',
+}
 CRITIC_CONDITIONING = {
     'concat': 'caption map concatenated to the last features (the seed)',
     # Miyato and Koyama 2018: logit + <V e, pooled features>.
@@ -599,6 +607,7 @@ class Critic(nn.Module):
   batch_norm: bool = True
   spectral_norm: bool = False
   blur: bool = False  # `blur` before each of its stride-2 convolutions
+  head: str = 'flatten'  # CRITIC_HEADS (the one-logit views)
   conv: ModuleDef = CONV
   norm: ModuleDef = NORM
   dtype: Any = None
@@ -624,6 +633,9 @@ class Critic(nn.Module):
     if self.view not in CRITIC_VIEWS:
       raise ValueError(f'Unknown critic view {self.view!r}; expected one of '
                        f'{sorted(CRITIC_VIEWS)}.')
+    if self.head not in CRITIC_HEADS:
+      raise ValueError(f'Unknown critic head {self.head!r}; expected one of '
+                       f'{sorted(CRITIC_HEADS)}.')
     if self.caption_conditioning not in CRITIC_CONDITIONING:
       raise ValueError(f'Unknown critic caption_conditioning '
                        f'{self.caption_conditioning!r}; expected one of '
@@ -671,7 +683,8 @@ class Critic(nn.Module):
                                                            *x.shape[1:3])
       x = jnp.concatenate([x, caption.astype(x.dtype)], axis=-1)
     if not per_position:
-      x = x.reshape(x.shape[0], -1)
+      x = (x.mean(axis=(1, 2)) if self.head == 'mean' else
+           x.reshape(x.shape[0], -1))
     logits = _apply(nn.Dense(1, dtype=self.dtype, name=f'{prefix}logit'), x,
                     spectral_norm=self.spectral_norm, train=train,
                     name=f'{prefix}spectral_norm_logit')[..., 0]
@@ -732,5 +745,6 @@ def critic_from_config(model: ml_collections.ConfigDict,
                 batch_norm=model.critic_batch_norm,
                 spectral_norm=model.critic_spectral_norm,
                 blur=model.critic_blur,
+                head=model.critic_head,
                 conv=blocks.conv,
                 norm=blocks.norm, **_shared_fields(model))

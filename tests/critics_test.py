@@ -259,9 +259,11 @@ def test_critic_options_are_checked():
   config.loss.r1_weight = -1.0
   config.loss.r1_interval = 0
   config.optimizer.critic_steps = 0
+  config.model.critic_head = 'max'
   with pytest.raises(config_lib.ConfigError) as error:
     config_lib.validate(config, device_count=1)
   for text in ("config.model.critic_view='sideways'",
+               "config.model.critic_head='max'",
                "config.loss.adversarial='wasserstein'",
                'config.loss.r1_weight=-1.0', 'config.loss.r1_interval=0',
                'config.optimizer.critic_steps=0'):
@@ -331,3 +333,25 @@ def test_the_blur_adds_no_parameters():
       jax.random.key(0), image, mask, embedding, train=False))
             for blur in (False, True)]
   assert shapes[0] == shapes[1]
+
+
+def test_the_mean_head_is_a_dense_layer_over_the_averaged_features():
+  # With captions out, the logit is Dense(mean of the last features): one
+  # weight per channel, the same at every position (no spatial template).
+  image, mask, embedding = _inputs(3)
+  critic = _critic(critic_head='mean', use_captions=False)
+  variables = _perturbed(critic.init(jax.random.key(0), image, mask, None,
+                                     train=False))
+  logits, features = critic.apply(variables, image, mask, None, train=False,
+                                  return_features=True)
+  dense = variables['params']['logit']
+  channels = features[-1].shape[-1]
+  assert dense['kernel'].shape == (channels, 1)
+  expected = (np.asarray(features[-1]).mean(axis=(1, 2)) @
+              np.asarray(dense['kernel']))[:, 0] + np.asarray(dense['bias'])
+  np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+  # The seed's head: a weight for every position and channel.
+  flat = _critic(use_captions=False).init(jax.random.key(0), image, mask,
+                                          None, train=False)
+  h, w = features[-1].shape[1:3]
+  assert flat['params']['logit']['kernel'].shape == (h * w * channels, 1)
