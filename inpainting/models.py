@@ -85,7 +85,6 @@ GENERATOR_CONDITIONING = {
     # DAFT-GAN condition on text.
     'film': 'FiLM in every decoder block',
 }
-# How the critic takes the caption (model.critic_conditioning):
 # How a one-logit critic reads its last features (model.critic_head).
 CRITIC_HEADS = {
     # A weight for every position: the logit's gradient holds a fixed
@@ -94,6 +93,7 @@ CRITIC_HEADS = {
     # Translation-invariant (SN-GAN's ResNet critics sum-pool likewise).
     'mean': 'a dense layer over the features averaged over positions',
 }
+# How the critic takes the caption (model.critic_conditioning):
 CRITIC_CONDITIONING = {
     'concat': 'caption map concatenated to the last features (the seed)',
     # Miyato and Koyama 2018: logit + <V e, pooled features>.

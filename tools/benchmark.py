@@ -123,6 +123,13 @@ def _median_time(fn, steps: int) -> float:
   return statistics.median(_time(fn) for _ in range(steps))
 
 
+def _r1_cycle(config) -> list[bool]:
+  """Whether each step of the training loop's cycle pays the R1 penalty
+  (one step, or loss.r1_interval with lazy R1)."""
+  return [train_step.computes_r1(config, step)
+          for step in range(config.loss.r1_interval)]
+
+
 def jax_training(config):
   """(compile seconds, a function running train steps, steps it runs).
 
@@ -138,8 +145,7 @@ def jax_training(config):
   sharded = jax.pmap(lambda x: x)(jax.tree.map(
       lambda x: x.reshape(devices, -1, *x.shape[1:]), batch))
   p_state = train_step.replicate(state)
-  cycle = [train_step.computes_r1(config, step)
-           for step in range(config.loss.r1_interval)]
+  cycle = _r1_cycle(config)
 
   start = time.perf_counter()
   compiled = {}
@@ -177,8 +183,7 @@ def step_gflop(config) -> float:
                        state_lib.example_batch(config, config.batch_size))
   with jax.default_device(cpu[0]):
     state = train_step.replicate(state_lib.create_train_state(config), cpu)
-  cycle = [train_step.computes_r1(config, step)
-           for step in range(config.loss.r1_interval)]
+  cycle = _r1_cycle(config)
   flops = 0.0
   for with_r1 in cycle:
     p_step = train_step.pmapped(config, with_r1=with_r1, devices=cpu)
@@ -245,25 +250,22 @@ def time_contender(config, name: str) -> dict[str, float]:
     import torch  # pylint: disable=g-import-not-at-top
     step, device = torch_training(config)
     result['version'] = f'PyTorch {torch.__version__}'
-    result['device'] = (torch.cuda.get_device_name(device)
-                        if device.type == 'cuda' else 'cpu')
+    on_gpu = device.type == 'cuda'
+    result['device'] = torch.cuda.get_device_name(device) if on_gpu else 'cpu'
+    peak_bytes = lambda: torch.cuda.max_memory_allocated() if on_gpu else None
   else:
     result['compile_s'], step, steps_per_call = jax_training(config)
     result['version'] = f'jax {jax.__version__}'
     result['device'] = jax.local_devices()[0].device_kind
+    peak_bytes = lambda: (jax.local_devices()[0].memory_stats() or {}).get(
+        'peak_bytes_in_use')
   for _ in range(FLAGS.warmup):
     step()
   result['step_s'] = _median_time(step, FLAGS.steps) / steps_per_call
   result['peak_rss_gb'] = (
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
-  result['peak_device_gb'] = None
-  if name.startswith('torch'):
-    if device.type == 'cuda':
-      result['peak_device_gb'] = torch.cuda.max_memory_allocated() / 2**30
-  else:
-    stats = jax.local_devices()[0].memory_stats() or {}
-    if 'peak_bytes_in_use' in stats:
-      result['peak_device_gb'] = stats['peak_bytes_in_use'] / 2**30
+  peak = peak_bytes()
+  result['peak_device_gb'] = None if peak is None else peak / 2**30
   return result
 
 
