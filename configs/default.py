@@ -119,6 +119,13 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # 2017's dilated middle): every position there then sees the whole map
   # before the bottleneck and the skip to the decoder. 0: none (the seed).
   config.model.dilated_blocks = 0
+  # Noise inputs (StyleGAN's) in the decoder's last noise_levels blocks: a
+  # per-pixel standard normal image added after BatchNorm, times a learned
+  # per-channel strength that starts at zero (models.Decoder), drawn anew
+  # each training step and from a fixed seed at inference. Without it the
+  # generator is deterministic and any detail it draws is the same wherever
+  # the input is smooth. 0: none (the seed).
+  config.model.noise_levels = 0
   # What the generator reads in the hole (inpainting/prefill.py): 'none',
   # zeros (the seed); 'pull_push', a smooth fill from the border, which the
   # network then corrects (at initialisation the model is that fill).

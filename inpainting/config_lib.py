@@ -252,6 +252,15 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                     'follow the encoder\'s second layer; '
                     'config.model.encoder_features='
                     f'{tuple(model.encoder_features)!r} has fewer')
+  noisy_blocks = len(model.decoder_features) - (
+      0 if model.full_resolution_features else 1)
+  if not 0 <= model.noise_levels <= noisy_blocks:
+    problems.append(f'config.model.noise_levels={model.noise_levels!r}: '
+                    f'must be from 0 (none) to {noisy_blocks}, the decoder '
+                    'blocks with BatchNorm (config.model.decoder_features='
+                    f'{tuple(model.decoder_features)!r}, '
+                    'full_resolution_features='
+                    f'{model.full_resolution_features!r})')
   if model.prefill not in prefill_lib.PREFILLS:
     problems.append(f'config.model.prefill={model.prefill!r}: must be one '
                     f'of {sorted(prefill_lib.PREFILLS)}')

@@ -20,6 +20,12 @@ from inpainting import masks
 from inpainting import models
 from inpainting import state as state_lib
 
+# The generator's noise inputs (model.noise_levels) at inference: drawn
+# from this seed for each call, so that evaluation and samples are
+# reproducible (and a caption ablation compares fills with the same noise).
+NOISE_SEED = 0
+
+
 def restore(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
             step: int | None = None) -> state_lib.GANState:
   """The state of a run's checkpoint at `step` (the latest if None).
@@ -46,6 +52,9 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   With `config.flip_average`, the mean of that prediction and the mirrored
   prediction of the mirrored input (a window is mirrored with it).
 
+  With `model.noise_levels`, the generator's noise is drawn from
+  `NOISE_SEED` for the batch (mirrored with the mirrored input).
+
   Args:
     state: an unreplicated state.
     batch: image, mask and embedding, [B, ...].
@@ -56,6 +65,8 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   Returns:
     [B, H, W, 3] float32 predictions of the whole image, or of the window.
   """
+  noise = models.draw_noise(jax.random.key(NOISE_SEED), batch['image'].shape,
+                           config.model.noise_levels)
   if config.flip_average:
     width = batch['image'].shape[2]
     mirrored = dict(batch, image=batch['image'][:, :, ::-1],
@@ -64,14 +75,16 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
     if window is not None:
       top, bottom, left, right = window
       mirrored_window = (top, bottom, width - right, width - left)
-    return 0.5 * (_predict(state, batch, config, window) + _predict(
-        state, mirrored, config, mirrored_window)[:, :, ::-1])
-  return _predict(state, batch, config, window)
+    return 0.5 * (_predict(state, batch, config, window, noise) + _predict(
+        state, mirrored, config, mirrored_window,
+        None if noise is None else noise[:, :, ::-1])[:, :, ::-1])
+  return _predict(state, batch, config, window, noise)
 
 
 def _predict(state: state_lib.GANState, batch: dict[str, jax.Array],
              config: ml_collections.ConfigDict,
-             window: models.Box | None) -> jax.Array:
+             window: models.Box | None,
+             noise: jax.Array | None) -> jax.Array:
   """`predict` without mirroring."""
   generator = models.generator_from_config(config.model)
 
@@ -79,7 +92,7 @@ def _predict(state: state_lib.GANState, batch: dict[str, jax.Array],
     return generator.apply(
         state_lib.generator_variables(state),
         batch['image'], batch['mask'], embedding, train=False,
-        window=window).astype(jnp.float32)
+        window=window, noise=noise).astype(jnp.float32)
 
   prediction = generate(batch['embedding'])
   if config.guidance and config.model.use_captions:

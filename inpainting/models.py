@@ -306,6 +306,11 @@ class Decoder(nn.Module):
   output_activation: str = 'tanh'
   skip_connections: bool = True
   film: bool = False  # FiLM from the embedding in every block but the last
+  # The last `noise_levels` blocks with BatchNorm add `strength * z` after
+  # it, z one channel of `noise` (per pixel, shared by the channels) and
+  # strength a per-channel parameter initialised to zero (StyleGAN's noise
+  # inputs): a source of detail that differs from image to image.
+  noise_levels: int = 0
   head: bool = True  # the last layer: bias and output activation
   head_kernel_init: Any = None  # the last layer's; None: the layer's own
   conv_transpose: ModuleDef = CONV_TRANSPOSE
@@ -318,7 +323,8 @@ class Decoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, skips: Sequence[jax.Array], *,
                train: bool, window: Box | None = None,
-               embedding: jax.Array | None = None) -> jax.Array:
+               embedding: jax.Array | None = None,
+               noise: jax.Array | None = None) -> jax.Array:
     """Decodes.
 
     Args:
@@ -329,6 +335,11 @@ class Decoder(nn.Module):
       window: (top, bottom, left, right), ends excluded: compute just this
         part of the output (see `Generator`). Inference only.
       embedding: [B, E] caption embeddings, with `film`.
+      noise: [B, h * 2^L, w * 2^L, noise_levels], with `noise_levels`:
+        standard normal, of the whole output even with a window. Block i,
+        whose output is 2^(L - 1 - i) times smaller, reads every such
+        pixel of its channel (a subsample of independent values); None is
+        zeros.
 
     Returns:
       [B, h * 2^L, w * 2^L, features[-1]], or the window of it.
@@ -340,6 +351,11 @@ class Decoder(nn.Module):
     height, width = x.shape[1:3]
     spans = self._spans(window, height, width, train)
     last = len(self.features) - 1
+    normalised = len(self.features) - (1 if self.head else 0)
+    if not 0 <= self.noise_levels <= normalised:
+      raise ValueError(f'noise_levels={self.noise_levels}: this decoder has '
+                       f'{normalised} blocks with BatchNorm to add noise to.')
+    first_noisy = normalised - self.noise_levels
     x = _crop(x, spans[0])
     for i, features in enumerate(self.features):
       size = (height * 2**i, width * 2**i)
@@ -363,10 +379,23 @@ class Decoder(nn.Module):
         return activation_fn(self.output_activation)(x)
       x = self.norm(use_running_average=not train, dtype=self.dtype,
                     name=f'bn{i}')(x)
+      if i >= first_noisy:
+        x = x + self._noise(noise, i, i - first_noisy, x, spans[i + 1])
       if self.film:  # per channel: a window of it is its crop
         x = FiLM(dtype=self.dtype, name=f'film{i}')(x, embedding)
       x = act(x)
     return x
+
+  def _noise(self, noise: jax.Array | None, block: int, channel: int,
+             x: jax.Array, span) -> jax.Array:
+    """Block `block`'s `strength * z`, z its channel of `noise` (or 0)."""
+    strength = self.param(f'noise_strength{block}',
+                          nn.initializers.zeros_init(), (x.shape[-1],))
+    if noise is None:
+      return jnp.zeros((), x.dtype)
+    step = 2 ** (len(self.features) - 1 - block)
+    z = _crop(noise[:, ::step, ::step, channel:channel + 1], span)
+    return (z * strength).astype(x.dtype)
 
   def _spans(self, window: Box | None, height: int, width: int,
              train: bool) -> list[Any]:
@@ -413,6 +442,9 @@ class Generator(nn.Module):
   # encoder. 0: the seed's decoder, its last upsampling the output.
   full_resolution_features: int = 0
   dilated_blocks: int = 0  # DilatedBlocks on the encoder's second output
+  # Noise inputs in the decoder's last blocks (`Decoder.noise_levels`); 0
+  # (the seed) has none and a deterministic generator.
+  noise_levels: int = 0
   # What the network reads in the hole (prefill.PREFILLS): 'none', zeros
   # (the seed); 'pull_push', a smooth fill from the border, of which the
   # output is then a correction: tanh(h + atanh(guess)), the last layer
@@ -427,7 +459,8 @@ class Generator(nn.Module):
   @nn.compact
   def __call__(self, image: jax.Array, mask: jax.Array,
                embedding: jax.Array | None, *, train: bool,
-               window: Box | None = None) -> jax.Array:
+               window: Box | None = None,
+               noise: jax.Array | None = None) -> jax.Array:
     """Predicts the whole image; only its masked part is used.
 
     Args:
@@ -441,6 +474,9 @@ class Generator(nn.Module):
         border), the decoder layers only on the rows and columns the window
         reads, so filling a 32x32 hole of a 64x64 image costs about 40%
         fewer multiplies; the result equals the whole output's crop.
+      noise: with `noise_levels`, [B, H, W, noise_levels] standard normal
+        (`draw_noise`), of the whole image even with a window; None is
+        zeros.
 
     Returns:
       [B, H, W, 3] in the output activation's range, or [B, bottom - top,
@@ -490,11 +526,12 @@ class Generator(nn.Module):
     decoder = functools.partial(
         Decoder, **head,
         skip_connections=self.skip_connections, film=how == 'film',
-        conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
+        noise_levels=self.noise_levels, conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
         name='decoder', **common)
     if not self.full_resolution_features:
       y = decoder(self.decoder_features)(
-          code, skips[:-1], train=train, window=window, embedding=embedding)
+          code, skips[:-1], train=train, window=window, embedding=embedding,
+          noise=noise)
       return y if guess is None else _correct(guess, y, window)
 
     # The decoder's features over the window and the margin the last
@@ -510,7 +547,8 @@ class Generator(nn.Module):
     features = (*self.decoder_features[:-1], self.full_resolution_features)
     y = decoder(features, head=False)(
         code, skips[:-1], train=train,
-        window=None if window is None else wide, embedding=embedding)
+        window=None if window is None else wide, embedding=embedding,
+        noise=noise)
     y = jnp.concatenate(
         [y, x[:, wide[0]:wide[1], wide[2]:wide[3]].astype(y.dtype)], -1)
     y = jnp.pad(y, ((0, 0), (r - (top - wide[0]), r - (wide[1] - bottom)),
@@ -522,6 +560,20 @@ class Generator(nn.Module):
     if guess is not None:
       return _correct(guess, y, window)
     return activation_fn(self.output_activation)(y)
+
+
+def draw_noise(key: jax.Array, shape: Sequence[int],
+               levels: int) -> jax.Array | None:
+  """The generator's `noise` for `levels` noise levels, or None for 0.
+
+  Args:
+    key: a PRNG key.
+    shape: the images', [B, H, W, ...].
+    levels: `model.noise_levels`.
+  """
+  if not levels:
+    return None
+  return jax.random.normal(key, (*shape[:3], levels), jnp.float32)
 
 
 def _correct(guess: jax.Array, correction: jax.Array,
@@ -727,6 +779,7 @@ def generator_from_config(model: ml_collections.ConfigDict,
       decoder_kernel_size=model.decoder_kernel_size,
       full_resolution_features=model.full_resolution_features,
       dilated_blocks=model.dilated_blocks,
+      noise_levels=model.noise_levels,
       prefill=model.prefill,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       upsample_span=blocks.upsample_span,

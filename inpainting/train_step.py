@@ -25,6 +25,9 @@ from inpainting import models
 from inpainting import state as state_lib
 
 AXIS = 'batch'
+# The step's key is folded with this for the generator's noise inputs (the
+# caption dropout draws from the step's key itself).
+_NOISE_STREAM = 1
 
 
 def computes_r1(config: ml_collections.ConfigDict, step: int) -> bool:
@@ -89,11 +92,21 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
                                 (n * lax.axis_size(AXIS), 1))
     keep = lax.dynamic_slice_in_dim(keep, lax.axis_index(AXIS) * n, n)
     embedding = embedding * keep
+  # Likewise drawn for the global batch: the same noise for the same
+  # example on any number of devices.
+  noise = models.draw_noise(
+      jax.random.fold_in(step_rng, _NOISE_STREAM),
+      (image.shape[0] * lax.axis_size(AXIS), *image.shape[1:]),
+      config.model.noise_levels)
+  if noise is not None:
+    noise = lax.dynamic_slice_in_dim(
+        noise, lax.axis_index(AXIS) * image.shape[0], image.shape[0])
 
   def generate(params):
     prediction, updates = generator.apply(
         {'params': params, 'batch_stats': state.generator.batch_stats},
-        image, mask, embedding, train=True, mutable=['batch_stats'])
+        image, mask, embedding, train=True, noise=noise,
+        mutable=['batch_stats'])
     return prediction.astype(jnp.float32), updates['batch_stats']
 
   prediction, generator_vjp, g_batch_stats = jax.vjp(

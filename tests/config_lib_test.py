@@ -110,6 +110,9 @@ def test_wrong_types_are_named():
     ('model.dilated_blocks', -1,
      'config.model.dilated_blocks=-1: must be >= 0'),
     ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
+    # The tiny decoder's 4 layers: 3 blocks with BatchNorm before the head.
+    ('model.noise_levels', 4,
+     r'config.model.noise_levels=4: must be from 0 \(none\) to 3'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])

@@ -547,3 +547,92 @@ def test_dilated_blocks_follow_the_encoders_second_layer():
   with pytest.raises(ValueError, match='dilated_after=4'):
     models.Encoder((8, 8, 8, 8), dilated_blocks=1, dilated_after=4).init(
         jax.random.key(0), image, train=False)
+
+
+def _with_noise_strength(variables, value):
+  """The variables with every noise strength set to `value`."""
+  def set_strength(path, x):
+    if 'noise_strength' in jax.tree_util.keystr(path):
+      return jnp.full_like(x, value)
+    return x
+  return jax.tree_util.tree_map_with_path(set_strength, variables)
+
+
+@pytest.mark.parametrize('full_resolution', [0, 8])
+def test_noise_inputs_start_silent_then_vary_the_fill(full_resolution):
+  config, generator, variables, (image, mask, embedding) = _generator(
+      noise_levels=2, full_resolution_features=full_resolution)
+  decoder = variables['params']['decoder']
+  # The last two blocks with BatchNorm (without the full-resolution layer
+  # the last upsampling is the head, which has none).
+  blocks = (2, 3) if full_resolution else (1, 2)
+  assert {k for k in decoder if k.startswith('noise')} == {
+      f'noise_strength{i}' for i in blocks}
+  widths = (*config.model.decoder_features[:-1], full_resolution)
+  for i in blocks:
+    assert decoder[f'noise_strength{i}'].shape == (widths[i],)
+  apply = functools.partial(generator.apply, image=image, mask=mask,
+                            embedding=embedding, train=False)
+  z1, z2 = (models.draw_noise(jax.random.key(k), image.shape, 2)
+            for k in (1, 2))
+  assert z1.shape == (*image.shape[:3], 2)
+  # Zero strength (the initialisation): the noiseless generator.
+  silent = apply(variables)
+  np.testing.assert_array_equal(apply(variables, noise=z1), silent)
+  # With a strength, each draw its own fill; no noise is zeros.
+  loud = _with_noise_strength(variables, 0.5)
+  one, two = apply(loud, noise=z1), apply(loud, noise=z2)
+  assert np.abs(one - two).max() > 1e-3
+  np.testing.assert_array_equal(apply(loud), silent)
+  np.testing.assert_array_equal(
+      apply(loud, noise=jnp.zeros_like(z1)), silent)
+
+
+def test_noise_is_added_after_batch_norm_times_a_strength_per_channel():
+  # Linear activations, so that the noise's share of the output is the
+  # head's transposed convolution (without its bias) of strength * z, z
+  # every other pixel of the noise's channel (the block's output is half
+  # the image's size).
+  decoder = models.Decoder((4, 3), activation='linear',
+                           output_activation='linear', noise_levels=1)
+  code = jax.random.normal(jax.random.key(0), (2, 8, 8, 5))
+  noise = models.draw_noise(jax.random.key(1), (2, 32, 32), 1)
+  variables = decoder.init(jax.random.key(2), code, [], train=False)
+  strength = jnp.arange(1.0, 5.0)
+  variables = {**variables, 'params': {**variables['params'],
+                                       'noise_strength0': strength}}
+  apply = functools.partial(decoder.apply, variables, code, [], train=False)
+  head = variables['params']['deconv1']
+  expected = models.CONV_TRANSPOSE(3, (5, 5), strides=(2, 2),
+                                   padding='SAME', use_bias=False).apply(
+      {'params': {'kernel': head['kernel']}},
+      noise[:, ::2, ::2, :1] * strength)
+  np.testing.assert_allclose(apply(noise=noise) - apply(), expected,
+                             rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match='noise_levels=2: this decoder has 1'):
+    models.Decoder((4, 3), noise_levels=2).init(jax.random.key(2), code, [],
+                                                train=False)
+
+
+@pytest.mark.parametrize('upsampling,full_resolution,prefill', [
+    ('transpose', 0, 'none'), ('nearest', 8, 'pull_push')])
+def test_a_window_with_noise_is_the_crop_of_the_whole_output(
+    upsampling, full_resolution, prefill):
+  _, generator, variables, (image, mask, embedding) = _generator(
+      noise_levels=2, upsampling=upsampling, prefill=prefill,
+      full_resolution_features=full_resolution)
+  # Weights away from their initial zeros (pull_push's head), strength on.
+  params = jax.tree.map(
+      lambda x: x + 0.1 * jax.random.normal(jax.random.key(3), x.shape),
+      variables['params'])
+  variables = _with_noise_strength({**variables, 'params': params}, 0.5)
+  noise = models.draw_noise(jax.random.key(1), image.shape, 2)
+  apply = functools.partial(generator.apply, variables, image, mask,
+                            embedding, train=False, noise=noise)
+  whole = apply()
+  assert np.abs(whole - apply(noise=None)).max() > 1e-3
+  for window in [(16, 48, 16, 48), (0, 5, 59, 64), (7, 8, 30, 51)]:
+    top, bottom, left, right = window
+    np.testing.assert_allclose(apply(window=window),
+                               whole[:, top:bottom, left:right],
+                               rtol=1e-5, atol=1e-6, err_msg=str(window))
