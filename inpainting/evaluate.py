@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from absl import logging
 import jax
+import jax.numpy as jnp
 from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
@@ -346,3 +347,80 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices('evaluation')
   return report
+
+
+def detail_frontier(fills: np.ndarray, targets: np.ndarray,
+                    box: tuple[int, int, int, int], strengths: list[float],
+                    *, seed: int = 0, batch_size: int = 256) -> list[dict]:
+  """What detail costs a fill in PSNR when it is not the real detail.
+
+  To each image's fill m it adds, inside the hole, s times (kind
+  'texture') the next image's residual, that image's real hole minus its
+  fill (natural detail, cyclically the next image of the split's), or
+  (kind 'noise') Gaussian noise per pixel and channel with that residual's
+  root mean square; clipped to [0, 1]; scored by `metrics.hole_metrics`
+  (tools/texture_frontier.py).
+
+  Args:
+    fills: [N, H, W, 3] a model's composites in [0, 1] (N >= 2).
+    targets: [N, H, W, 3] the real images in [0, 1].
+    box: (top, bottom, left, right) of the hole (`masks.hole_box`).
+    strengths: the multiples s.
+    seed: the noise rows' seed.
+    batch_size: images scored at once.
+
+  Returns:
+    One dict per kind and strength ('texture' rows first; s = 0 once, as
+    kind 'model'): kind, strength, and the split's mean psnr, ssim, seam,
+    mse, and its sharpness.
+  """
+  if len(fills) < 2 or fills.shape != targets.shape:
+    raise ValueError(f'Need two or more fills the shape of their targets; '
+                     f'got {fills.shape} and {targets.shape}.')
+  top, bottom, left, right = box
+  hole = np.zeros(fills.shape[:3] + (1,), np.float32)
+  hole[:, top:bottom, left:right] = 1.0
+  residual = (targets - fills) * hole
+  other = np.roll(residual, -1, axis=0)  # image i gets image i + 1's
+  rms = np.sqrt((other ** 2).sum(axis=(1, 2, 3), keepdims=True) /
+                (hole.sum(axis=(1, 2, 3), keepdims=True) * fills.shape[-1]))
+  noise = np.random.default_rng(seed).standard_normal(
+      fills.shape).astype(np.float32) * rms * hole
+  score = jax.jit(lambda p, t: metrics.hole_metrics(p, t, box))
+
+  def row(kind, strength, added):
+    per_image = {}
+    for start in range(0, len(fills), batch_size):
+      part = slice(start, start + batch_size)
+      filled = np.clip(fills[part] + strength * added[part], 0.0, 1.0)
+      for k, v in score(jnp.asarray(filled),
+                        jnp.asarray(targets[part])).items():
+        per_image.setdefault(k, []).append(np.asarray(v, np.float64))
+    per_image = {k: np.concatenate(v) for k, v in per_image.items()}
+    return {'kind': kind, 'strength': strength,
+            **{k: float(per_image[k].mean())
+               for k in ('psnr', 'ssim', 'seam', 'mse')},
+            'sharpness': metrics.sharpness(per_image['detail'],
+                                           per_image['real_detail'])}
+
+  rows = [row('model', 0.0, other)]
+  for kind, added in (('texture', other), ('noise', noise)):
+    rows += [row(kind, s, added) for s in strengths if s > 0]
+  return rows
+
+
+def frontier_markdown(rows: list[dict], title: str) -> str:
+  """The rows as a Markdown table, PSNR also as the change from the model's."""
+  base = rows[0]['psnr']
+  lines = [f'# {title}', '',
+           '| added to the fill | strength | PSNR | change | SSIM | seam | '
+           'sharpness |', '| --- | --- | --- | --- | --- | --- | --- |']
+  names = {'model': 'nothing (the model)',
+           'texture': "the next image's residual",
+           'noise': 'noise of that energy'}
+  for r in rows:
+    lines.append(
+        f"| {names[r['kind']]} | {r['strength']:g} | {r['psnr']:.2f} | "
+        f"{r['psnr'] - base:+.2f} | {r['ssim']:.3f} | {r['seam']:+.3f} | "
+        f"{r['sharpness']:.3f} |")
+  return '\n'.join(lines) + '\n'
