@@ -27,6 +27,7 @@ from PIL import Image
 
 from inpainting import baselines
 from inpainting import compilation
+from inpainting import errors
 from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
@@ -278,6 +279,24 @@ def _keep_previous_reports(out: pathlib.Path) -> pathlib.Path | None:
   for path in files:
     path.rename(folder / path.name)
   return folder
+
+
+def read_report(folder: pathlib.Path) -> dict:
+  """The `report.json` that `evaluate` wrote into `folder`.
+
+  Raises:
+    errors.UserError: naming the file, when it is missing or not JSON.
+  """
+  path = pathlib.Path(folder) / 'report.json'
+  try:
+    return json.loads(path.read_text())
+  except FileNotFoundError:
+    raise errors.UserError(
+        f'{path}: no such file. Evaluate the run first: python -m '
+        f'inpainting.main --config=... --workdir={folder} --mode=evaluate'
+    ) from None
+  except json.JSONDecodeError as e:
+    raise errors.UserError(f'{path}: not valid JSON ({e}).') from None
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,

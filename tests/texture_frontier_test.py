@@ -70,11 +70,17 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
                                                          tmp_path):
   config, workdir = trained_run
   output = tmp_path / 'frontier.md'
+  report_dir = tmp_path / 'scored'  # a report of the run, on the plot
+  report_dir.mkdir()
+  model = {'psnr': 15.0, 'ssim': 0.2, 'seam': -0.01, 'sharpness': 0.4}
+  (report_dir / 'report.json').write_text(json.dumps({'methods': {
+      evaluate.MODEL: model, 'OpenCV Telea (r=3)': model}}))
   command = [sys.executable, 'tools/texture_frontier.py',
              '--config=configs/tiny.py',
              f'--config.dataset.data_dir={config.dataset.data_dir}',
              '--config.eval.num_examples=8', f'--workdir={workdir}',
-             f'--output={output}', '--strengths=0.5,1']
+             f'--output={output}', '--strengths=0.5,1',
+             f'--reports={report_dir}']
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -85,6 +91,9 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   table = output.read_text()
   assert "| the next image's residual | 0.5 |" in table
   assert 'step 3: 8 images' in table
+  assert '| scored | 15.00 | 0.200 | -0.010 | 0.400 |' in table
+  assert '| OpenCV Telea (r=3) | 15.00 |' in table
+  assert output.with_suffix('.png').stat().st_size > 0
   before = table
   again = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                          timeout=600, check=False)
@@ -92,7 +101,7 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   assert f'error: --output: {output} exists' in again.stderr
   assert 'Traceback' not in again.stderr
   assert output.read_text() == before
-  bad = subprocess.run([*command[:-2], f'--output={tmp_path / "b.md"}',
+  bad = subprocess.run([*command[:-3], f'--output={tmp_path / "b.md"}',
                         '--strengths=0.5,-1'], cwd=REPO, capture_output=True,
                        text=True, timeout=600, check=False)
   assert bad.returncode == 1

@@ -39,6 +39,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from inpainting import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+from inpainting import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from inpainting import grids  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
@@ -61,19 +62,6 @@ CURVES = (
 
 def _run_name(workdir: pathlib.Path) -> str:
   return workdir.name or str(workdir)
-
-
-def read_report(workdir: pathlib.Path) -> dict:
-  path = workdir / 'report.json'
-  try:
-    return json.loads(path.read_text())
-  except FileNotFoundError:
-    raise errors.UserError(
-        f'{path}: no such file. Evaluate the run first: python -m '
-        f'inpainting.main --config=... --workdir={workdir} --mode=evaluate'
-    ) from None
-  except json.JSONDecodeError as e:
-    raise errors.UserError(f'{path}: not valid JSON ({e}).') from None
 
 
 def batch_size(workdir: pathlib.Path, report: dict) -> int:
@@ -255,7 +243,7 @@ def main(argv):
     if path.exists():
       raise errors.UserError(f'{path} exists; choose another --output (it '
                              'is never overwritten).')
-  reports = {n: read_report(w) for n, w in zip(names, workdirs)}
+  reports = {n: evaluate.read_report(w) for n, w in zip(names, workdirs)}
   suffixes = [''] + [f'_{k}' for k in sorted(
       {k for r in reports.values() for k in r.get('mask_kinds', {})})]
   grid_paths = {s: pathlib.Path(f'{FLAGS.output}_grid{s}.png')

@@ -22,8 +22,11 @@ The texture rows are what a fill that draws realistic detail without
 knowing the real one would score; a model above that curve (more
 sharpness at the same PSNR) gets its sharpness from detail that is right,
 or from noise, which the noise rows show is cheap in PSNR and shows in
-SSIM. The output is a Markdown table (and the same rows as JSON beside
-it); an existing output file is never overwritten.
+SSIM. The output is a Markdown table, the same rows as JSON beside it,
+and a plot of PSNR against sharpness (.png) with, from --reports (run or
+report folders holding a `report.json` of the same split), each run's
+model and the first report's baselines; an existing output file is never
+overwritten.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ import pathlib
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
+import matplotlib
+matplotlib.use('Agg')  # files only, no display
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 
 from inpainting import errors
@@ -52,7 +58,61 @@ flags.DEFINE_string('output', None, 'The Markdown table to write (.md); the '
 flags.DEFINE_list('strengths', ['0', '0.25', '0.5', '0.75', '1'],
                   'Multiples s of the added detail, each >= 0.')
 flags.DEFINE_integer('seed', 0, 'Seed of the noise rows.')
+flags.DEFINE_list('reports', [], 'Folders holding a report.json (runs '
+                  'evaluated on the same split) whose models, and the first '
+                  "one's baselines, are placed on the plot and tabled.")
 flags.mark_flags_as_required(['config', 'workdir', 'output'])
+
+def points(report_dirs: list[pathlib.Path]) -> list[tuple[str, dict]]:
+  """(label, metrics) of each report's model, then the first's baselines."""
+  out = []
+  for i, folder in enumerate(report_dirs):
+    methods = evaluate.read_report(folder)['methods']
+    for method, values in methods.items():
+      if method == evaluate.MODEL:
+        out.append((folder.name, values))
+      elif i == 0:
+        out.append((method, values))
+  return out
+
+
+def points_markdown(labelled: list[tuple[str, dict]]) -> str:
+  lines = ['', '| run or method (its report) | PSNR | SSIM | seam | sharpness |',
+           '| --- | --- | --- | --- | --- |']
+  for label, m in labelled:
+    lines.append(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.3f} | "
+                 f"{m['seam']:+.3f} | {m['sharpness']:.3f} |")
+  return '\n'.join(lines) + '\n'
+
+
+def plot(rows: list[dict], labelled: list[tuple[str, dict]], title: str,
+         path: pathlib.Path) -> None:
+  """PSNR against sharpness: the frontier's two curves and the points."""
+  figure, axis = plt.subplots(figsize=(7.5, 5))
+  model = rows[0]
+  for kind, style, name in (('texture', 'o-', "+ s x the next image's "
+                             'residual'),
+                            ('noise', 's--', '+ noise of that energy')):
+    curve = [model] + [r for r in rows if r['kind'] == kind]
+    axis.plot([r['sharpness'] for r in curve], [r['psnr'] for r in curve],
+              style, label=f'the fill {name}')
+    for r in curve[1:]:
+      axis.annotate(f"{r['strength']:g}", (r['sharpness'], r['psnr']),
+                    textcoords='offset points', xytext=(4, 4), fontsize=7)
+  for label, m in labelled:
+    axis.plot(m['sharpness'], m['psnr'], 'k^')
+    axis.annotate(label, (m['sharpness'], m['psnr']),
+                  textcoords='offset points', xytext=(4, -10), fontsize=7)
+  axis.axvline(1.0, color='grey', lw=0.5)
+  axis.set_xlabel('sharpness (1 = as much detail as the real holes)')
+  axis.set_ylabel('hole PSNR (dB)')
+  axis.set_title(title, fontsize=8)
+  axis.legend(fontsize=8)
+  axis.grid(alpha=0.3)
+  figure.tight_layout()
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+
 
 def _strengths(values: list[str]) -> list[float]:
   try:
@@ -71,7 +131,8 @@ def main(argv):
     raise errors.UserError(f'Unexpected arguments: {argv[1:]}.')
   strengths = _strengths(FLAGS.strengths)
   output = pathlib.Path(FLAGS.output)
-  for path in (output, output.with_suffix('.json')):
+  labelled = points([pathlib.Path(d) for d in FLAGS.reports])
+  for path in (output, *(output.with_suffix(x) for x in ('.json', '.png'))):
     if path.exists():
       raise errors.UserError(f'--output: {path} exists; name another file '
                              '(nothing is overwritten).')
@@ -98,12 +159,14 @@ def main(argv):
            f'{len(fills)} images of {config.dataset.name} '
            f'{config.eval.split}, centre holes')
   output.parent.mkdir(parents=True, exist_ok=True)
-  output.write_text(evaluate.frontier_markdown(rows, title))
+  table = evaluate.frontier_markdown(rows, title) + (
+      points_markdown(labelled) if labelled else '')
+  output.write_text(table)
+  plot(rows, labelled, title, output.with_suffix('.png'))
   output.with_suffix('.json').write_text(json.dumps(
       {'workdir': str(FLAGS.workdir), 'step': int(state.step),
        'num_examples': len(fills), 'rows': rows}, indent=2) + '\n')
-  logging.info('Wrote %s:\n%s', output,
-               evaluate.frontier_markdown(rows, title))
+  logging.info('Wrote %s (and .json, .png):\n%s', output, table)
 
 
 if __name__ == '__main__':
