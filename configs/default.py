@@ -226,6 +226,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Test-time mirroring at inference: the mean of the prediction and the
   # mirrored prediction of the mirrored input (twice the generator's cost).
   config.flip_average = False
+  # With model.noise_levels: the noise inputs' scale at inference (1: as
+  # trained; 0: none, the generator's mean-like fill; between, a dial from
+  # smooth to detailed, as a GAN's truncation).
+  config.noise_scale = 1.0
 
   config.batch_size = 64  # global, over all devices and processes
   config.num_train_steps = 20_000

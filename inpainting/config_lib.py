@@ -313,6 +313,9 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                     'in [0, 1) (0: off)')
   if config.guidance < 0:
     problems.append(f'config.guidance={config.guidance!r}: must be >= 0')
+  if config.noise_scale < 0:
+    problems.append(f'config.noise_scale={config.noise_scale!r}: must be '
+                    '>= 0')
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')

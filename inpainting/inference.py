@@ -53,7 +53,8 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   prediction of the mirrored input (a window is mirrored with it).
 
   With `model.noise_levels`, the generator's noise is drawn from
-  `NOISE_SEED` for the batch (mirrored with the mirrored input).
+  `NOISE_SEED` for the batch (mirrored with the mirrored input), times
+  `config.noise_scale`.
 
   Args:
     state: an unreplicated state.
@@ -67,6 +68,8 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   """
   noise = models.draw_noise(jax.random.key(NOISE_SEED), batch['image'].shape,
                            config.model.noise_levels)
+  if noise is not None:
+    noise = noise * config.noise_scale
   if config.flip_average:
     width = batch['image'].shape[2]
     mirrored = dict(batch, image=batch['image'][:, :, ::-1],

@@ -100,6 +100,7 @@ def test_wrong_types_are_named():
      'config.optimizer.generator_learning_rate=0.0: must be > 0'),
     ('caption_dropout', 1.5, 'config.caption_dropout=1.5: must be in'),
     ('guidance', -1.0, 'config.guidance=-1.0: must be >= 0'),
+    ('noise_scale', -0.5, 'config.noise_scale=-0.5: must be >= 0'),
     ('model.upsampling', 'pixel_shuffle',
      "config.model.upsampling='pixel_shuffle': must be one of"),
     ('model.decoder_kernel_size', 0,

@@ -306,6 +306,35 @@ def test_guidance_extrapolates_from_the_captionless_prediction(tiny_config):
       rtol=1e-5, atol=1e-5)
 
 
+def test_inference_draws_the_noise_from_its_seed_times_the_scale(
+    tiny_config):
+  tiny_config.model.noise_levels = 2
+  batch = _batch(tiny_config)
+  state = _init(tiny_config)
+  strengthen = lambda path, x: (  # pylint: disable=g-long-lambda
+      x + 0.5 if 'noise_strength' in jax.tree_util.keystr(path) else x)
+  state = state.replace(generator=state.generator.replace(
+      params=jax.tree_util.tree_map_with_path(strengthen,
+                                              state.generator.params)))
+  generator = models.generator_from_config(tiny_config.model)
+  noise = models.draw_noise(jax.random.key(inference.NOISE_SEED),
+                            batch['image'].shape, 2)
+
+  def apply(noise):
+    return generator.apply(state_lib.generator_variables(state),
+                           batch['image'], batch['mask'], batch['embedding'],
+                           train=False, noise=noise)
+
+  for scale in (1.0, 0.5, 0.0):
+    tiny_config.noise_scale = scale
+    np.testing.assert_allclose(
+        inference.predict(state, batch, config=tiny_config),
+        apply(noise * scale), rtol=1e-6, atol=1e-6, err_msg=str(scale))
+  # The scale matters: 0 is the generator without noise.
+  assert float(np.abs(apply(noise) - apply(None)).max()) > 1e-3
+  np.testing.assert_array_equal(apply(noise * 0.0), apply(None))
+
+
 def test_flip_average_is_the_mean_with_the_mirrored_prediction(tiny_config):
   batch = _batch(tiny_config)
   # An off-centre hole, so that mirroring moves it (and its window).
