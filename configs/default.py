@@ -193,6 +193,12 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # L1 between the critic's features of the real image and of the composite,
   # added to the generator's loss with this weight (0: off).
   config.loss.feature_matching_weight = 0.0
+  # With model.noise_levels: the reconstruction term scores a second pass
+  # of the generator without its noise, the critic's terms the pass with
+  # it; the noiseless fill stays the MSE predictor and the noise carries
+  # only the detail the critic asks for (config.noise_scale dials it in at
+  # inference). False: both terms score the one noisy pass.
+  config.loss.noise_free_reconstruction = False
 
   # One optimiser per network: clip_by_global_norm -> adam.
   config.optimizer = ml_collections.ConfigDict()

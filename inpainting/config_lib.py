@@ -313,6 +313,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                     'in [0, 1) (0: off)')
   if config.guidance < 0:
     problems.append(f'config.guidance={config.guidance!r}: must be >= 0')
+  if config.loss.noise_free_reconstruction and not model.noise_levels:
+    problems.append('config.loss.noise_free_reconstruction=True scores the '
+                    'generator without its noise inputs; it needs '
+                    'config.model.noise_levels > 0')
   if config.noise_scale < 0:
     problems.append(f'config.noise_scale={config.noise_scale!r}: must be '
                     '>= 0')

@@ -102,15 +102,27 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
     noise = lax.dynamic_slice_in_dim(
         noise, lax.axis_index(AXIS) * image.shape[0], image.shape[0])
 
-  def generate(params):
-    prediction, updates = generator.apply(
-        {'params': params, 'batch_stats': state.generator.batch_stats},
-        image, mask, embedding, train=True, noise=noise,
-        mutable=['batch_stats'])
-    return prediction.astype(jnp.float32), updates['batch_stats']
+  # With loss.noise_free_reconstruction, the reconstruction term scores a
+  # second pass without the noise: the noiseless generator stays the MSE
+  # predictor and only the critic's terms ask for (and shape) the noise.
+  noise_free = config.loss.noise_free_reconstruction and noise is not None
 
-  prediction, generator_vjp, g_batch_stats = jax.vjp(
+  def generate(params):
+    variables = {'params': params,
+                 'batch_stats': state.generator.batch_stats}
+    prediction, updates = generator.apply(
+        variables, image, mask, embedding, train=True, noise=noise,
+        mutable=['batch_stats'])
+    predictions = (prediction.astype(jnp.float32),)
+    if noise_free:  # its BatchNorm statistics are the noisy pass's
+      clean, _ = generator.apply(variables, image, mask, embedding,
+                                 train=True, mutable=['batch_stats'])
+      predictions += (clean.astype(jnp.float32),)
+    return predictions, updates['batch_stats']
+
+  predictions, generator_vjp, g_batch_stats = jax.vjp(
       generate, state.generator.params, has_aux=True)
+  prediction = predictions[0]
   fake = masks.composite(image, prediction, mask)
 
   adversarial = config.loss.adversarial
@@ -181,10 +193,13 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   critic_variables = {'params': new_critic.params,
                       'batch_stats': new_critic.batch_stats}
 
-  def generator_loss_fn(prediction):
+  def generator_loss_fn(predictions):
+    # What the critic scores, and what the reconstruction term scores (the
+    # same but with noise_free).
+    prediction, reconstructed = predictions[0], predictions[-1]
     if not uses_critic:
       return losses.generator_loss(
-          prediction, image, mask, None,
+          reconstructed, image, mask, None,
           reconstruction_weight=config.loss.reconstruction_weight,
           adversarial_weight=0.0, pixel_weights=pixel_weights)
     # The critic's statistics are its own business: this pass does not
@@ -193,7 +208,7 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
         critic_variables, masks.composite(image, prediction, mask),
         return_features=True)
     loss, parts = losses.generator_loss(
-        prediction, image, mask, fake_logits,
+        reconstructed, image, mask, fake_logits,
         reconstruction_weight=config.loss.reconstruction_weight,
         adversarial_weight=config.loss.adversarial_weight,
         pixel_weights=pixel_weights, kind=adversarial,
@@ -206,9 +221,9 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       loss = loss + feature_matching_weight * parts['feature_matching']
     return loss, parts
 
-  (g_loss, g_parts), d_prediction = jax.value_and_grad(
-      generator_loss_fn, has_aux=True)(prediction)
-  (g_grads,) = generator_vjp(d_prediction)
+  (g_loss, g_parts), d_predictions = jax.value_and_grad(
+      generator_loss_fn, has_aux=True)(predictions)
+  (g_grads,) = generator_vjp(d_predictions)
   g_grads = lax.pmean(g_grads, AXIS)
   new_generator = state.generator.apply_gradients(
       grads=g_grads, batch_stats=lax.pmean(g_batch_stats, AXIS))
@@ -227,6 +242,9 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       'learning_rate': _learning_rate(config, state.step),
       **critic_metrics,
   }
+  if noise_free:  # the fill the critic saw; hole_mse is the noiseless one's
+    metrics['hole_mse_with_noise'] = losses.hole_mse(
+        prediction, image, mask).mean() / 4.0
   if 'adversarial' in g_parts:
     metrics['adversarial_loss'] = g_parts['adversarial']
   if 'feature_matching' in g_parts:

@@ -101,6 +101,9 @@ def test_wrong_types_are_named():
     ('caption_dropout', 1.5, 'config.caption_dropout=1.5: must be in'),
     ('guidance', -1.0, 'config.guidance=-1.0: must be >= 0'),
     ('noise_scale', -0.5, 'config.noise_scale=-0.5: must be >= 0'),
+    ('loss.noise_free_reconstruction', True,
+     'config.loss.noise_free_reconstruction=True scores the generator '
+     r'without its noise inputs; it needs config.model.noise_levels > 0'),
     ('model.upsampling', 'pixel_shuffle',
      "config.model.upsampling='pixel_shuffle': must be one of"),
     ('model.decoder_kernel_size', 0,

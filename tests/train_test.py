@@ -83,6 +83,7 @@ VARIANTS = {
     'model.critic_conditioning': 'projection', 'model.upsampling': 'nearest',
     'model.full_resolution_features': 8, 'model.prefill': 'pull_push',
     'model.dilated_blocks': 2, 'model.noise_levels': 2,
+    'loss.noise_free_reconstruction': True,
     'dataset.random_flip': True,
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
     'caption_dropout': 0.5,
@@ -187,6 +188,43 @@ def test_without_adversarial_terms_the_critic_is_skipped(tiny_config):
       grads=jax.grad(loss)(state.generator.params))
   _assert_trees_close(new.generator.params, expected.params, rtol=1e-5,
                       atol=1e-6)
+
+
+def _noise_strengths(params):
+  return {jax.tree_util.keystr(p): np.asarray(x) for p, x in
+          jax.tree_util.tree_flatten_with_path(params)[0]
+          if 'noise_strength' in jax.tree_util.keystr(p)}
+
+
+@pytest.mark.parametrize('noise_free', [False, True])
+def test_noise_free_reconstruction_leaves_the_noise_to_the_critic(
+    tiny_config, noise_free):
+  tiny_config.model.noise_levels = 2
+  tiny_config.loss.noise_free_reconstruction = noise_free
+  devices = jax.local_devices()[:1]
+  batch = _batch(tiny_config, 3)
+  # The reconstruction term alone: noise_free scores the noiseless pass,
+  # which the noise strengths do not reach (no gradient, no update); the
+  # noisy pass's MSE moves them.
+  tiny_config.loss.adversarial_weight = 0.0
+  state = _init(tiny_config)
+  new, (metrics,) = _run_steps(tiny_config, state, [batch], devices)
+  moved = [float(np.abs(a - b).max()) for a, b in zip(
+      _noise_strengths(new.generator.params).values(),
+      _noise_strengths(state.generator.params).values())]
+  assert len(moved) == 2
+  if noise_free:
+    assert max(moved) == 0.0
+  else:
+    assert min(moved) > 1e-6
+  # With the critic, its gradient reaches them either way; and the noisy
+  # fill's MSE is logged beside the noiseless one's.
+  tiny_config.loss.adversarial_weight = 0.5
+  new, (metrics,) = _run_steps(tiny_config, state, [batch], devices)
+  assert min(float(np.abs(a - b).max()) for a, b in zip(
+      _noise_strengths(new.generator.params).values(),
+      _noise_strengths(state.generator.params).values())) > 1e-6
+  assert ('hole_mse_with_noise' in metrics) == noise_free
 
 
 def test_lazy_r1_weighs_every_other_step_twice(tiny_config):
