@@ -126,6 +126,11 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # generator is deterministic and any detail it draws is the same wherever
   # the input is smooth. 0: none (the seed).
   config.model.noise_levels = 0
+  # The noise strengths' initial value: 0 (StyleGAN's) starts noiseless;
+  # with loss.noise_free_reconstruction, whose reconstruction term does not
+  # see the noise, a value such as 1 starts it as loud as the features and
+  # leaves the critic to shape it.
+  config.model.noise_init = 0.0
   # What the generator reads in the hole (inpainting/prefill.py): 'none',
   # zeros (the seed); 'pull_push', a smooth fill from the border, which the
   # network then corrects (at initialisation the model is that fill).
@@ -197,7 +202,11 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # of the generator without its noise, the critic's terms the pass with
   # it; the noiseless fill stays the MSE predictor and the noise carries
   # only the detail the critic asks for (config.noise_scale dials it in at
-  # inference). False: both terms score the one noisy pass.
+  # inference). False: both terms score the one noisy pass. BatchNorm's
+  # running statistics are the noisy pass's: noise in a block that another
+  # BatchNorm follows makes the noiseless fill at inference (noise_scale=0)
+  # read statistics of noisy features; with full_resolution_features and
+  # noise_levels=1 none follows.
   config.loss.noise_free_reconstruction = False
 
   # One optimiser per network: clip_by_global_norm -> adam.

@@ -308,9 +308,11 @@ class Decoder(nn.Module):
   film: bool = False  # FiLM from the embedding in every block but the last
   # The last `noise_levels` blocks with BatchNorm add `strength * z` after
   # it, z one channel of `noise` (per pixel, shared by the channels) and
-  # strength a per-channel parameter initialised to zero (StyleGAN's noise
-  # inputs): a source of detail that differs from image to image.
+  # strength a per-channel parameter initialised to `noise_init` (zero in
+  # StyleGAN's noise inputs): a source of detail that differs from image
+  # to image.
   noise_levels: int = 0
+  noise_init: float = 0.0  # the strengths' initial value
   head: bool = True  # the last layer: bias and output activation
   head_kernel_init: Any = None  # the last layer's; None: the layer's own
   conv_transpose: ModuleDef = CONV_TRANSPOSE
@@ -390,7 +392,8 @@ class Decoder(nn.Module):
              x: jax.Array, span) -> jax.Array:
     """Block `block`'s `strength * z`, z its channel of `noise` (or 0)."""
     strength = self.param(f'noise_strength{block}',
-                          nn.initializers.zeros_init(), (x.shape[-1],))
+                          nn.initializers.constant(self.noise_init),
+                          (x.shape[-1],))
     if noise is None:
       return jnp.zeros((), x.dtype)
     step = 2 ** (len(self.features) - 1 - block)
@@ -445,6 +448,7 @@ class Generator(nn.Module):
   # Noise inputs in the decoder's last blocks (`Decoder.noise_levels`); 0
   # (the seed) has none and a deterministic generator.
   noise_levels: int = 0
+  noise_init: float = 0.0  # the noise strengths' initial value
   # What the network reads in the hole (prefill.PREFILLS): 'none', zeros
   # (the seed); 'pull_push', a smooth fill from the border, of which the
   # output is then a correction: tanh(h + atanh(guess)), the last layer
@@ -526,7 +530,8 @@ class Generator(nn.Module):
     decoder = functools.partial(
         Decoder, **head,
         skip_connections=self.skip_connections, film=how == 'film',
-        noise_levels=self.noise_levels, conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
+        noise_levels=self.noise_levels, noise_init=self.noise_init,
+        conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
         name='decoder', **common)
     if not self.full_resolution_features:
       y = decoder(self.decoder_features)(
@@ -780,6 +785,7 @@ def generator_from_config(model: ml_collections.ConfigDict,
       full_resolution_features=model.full_resolution_features,
       dilated_blocks=model.dilated_blocks,
       noise_levels=model.noise_levels,
+      noise_init=model.noise_init,
       prefill=model.prefill,
       conv=blocks.conv, conv_transpose=blocks.conv_transpose,
       upsample_span=blocks.upsample_span,

@@ -586,6 +586,12 @@ def test_noise_inputs_start_silent_then_vary_the_fill(full_resolution):
   np.testing.assert_array_equal(apply(loud), silent)
   np.testing.assert_array_equal(
       apply(loud, noise=jnp.zeros_like(z1)), silent)
+  # model.noise_init starts the strengths elsewhere.
+  _, _, variables, _ = _generator(noise_levels=2, noise_init=1.5,
+                                  full_resolution_features=full_resolution)
+  for i in blocks:
+    np.testing.assert_array_equal(
+        variables['params']['decoder'][f'noise_strength{i}'], 1.5)
 
 
 def test_noise_is_added_after_batch_norm_times_a_strength_per_channel():
