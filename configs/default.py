@@ -121,8 +121,8 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.model.dilated_blocks = 0
   # Noise inputs (StyleGAN's) in the decoder's last noise_levels blocks: a
   # per-pixel standard normal image added after BatchNorm, times a learned
-  # per-channel strength that starts at zero (models.Decoder), drawn anew
-  # each training step and from a fixed seed at inference. Without it the
+  # per-channel strength that starts at noise_init (models.Decoder), drawn
+  # anew each training step and from a fixed seed at inference. Without it the
   # generator is deterministic and any detail it draws is the same wherever
   # the input is smooth. 0: none (the seed).
   config.model.noise_levels = 0
