@@ -77,7 +77,8 @@ def points(report_dirs: list[pathlib.Path]) -> list[tuple[str, dict]]:
 
 
 def points_markdown(labelled: list[tuple[str, dict]]) -> str:
-  lines = ['', '| run or method (its report) | PSNR | SSIM | seam | sharpness |',
+  lines = ['',
+           '| run or method (its report) | PSNR | SSIM | seam | sharpness |',
            '| --- | --- | --- | --- | --- |']
   for label, m in labelled:
     lines.append(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.3f} | "
