@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from inpainting import compilation
 from inpainting import implementations
 from inpainting import layers
 
@@ -120,3 +121,23 @@ def test_transpose_input_span_is_the_rows_read(kernel_size):
       rows = np.flatnonzero(reads[:, start:stop].any(axis=1))
       assert layers.transpose_input_span(start, stop, kernel_size, size) == (
           rows.min(), rows.max() + 1), (start, stop)
+
+
+@pytest.mark.parametrize('impl', ['phase', 'adjoint'])
+def test_bias_gradient_is_a_dot_not_a_reduction(impl):
+  # XLA:CPU runs a large reduction as a slow tree of reduce-windows; the
+  # bias gradient, a sum over every position, is a product with ones.
+  layer = implementations.CONVOLUTIONS[impl][0](
+      features=32, kernel_size=(5, 5), strides=2, padding='SAME')
+  x = jax.random.normal(jax.random.key(0), (8, 32, 32, 4))
+  params = layer.init(jax.random.key(1), x)
+
+  def bias_grad(params, x):
+    return jax.grad(lambda p: jnp.sum(jnp.sin(layer.apply(p, x))))(
+        params)['params']['bias']
+
+  hlo = jax.jit(bias_grad).lower(params, x).compile(
+      compilation.compiler_options('cpu')).as_text()
+  assert 'reduce-window' not in hlo
+  assert 'reduce(' not in hlo
+  assert 'dot(' in hlo
