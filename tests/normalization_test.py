@@ -109,3 +109,27 @@ def test_channel_sums_are_accurate(shape):
   sums = jax.jit(normalization.channel_sum)(x)
   assert sums.dtype == jnp.float32
   np.testing.assert_allclose(sums, exact, rtol=1e-6)
+
+
+def test_second_order_gradient_matches_flax():
+  # The R1 penalty differentiates the critic's input gradient again, so
+  # through the hand-written backward pass.
+  x, weights = _inputs()
+  stock = nn.BatchNorm(use_running_average=False, **KWARGS)
+  ours = normalization.BatchNorm(use_running_average=False, **KWARGS)
+  variables = stock.init(jax.random.key(2), x)
+
+  def penalty(module):
+    def output(params, x):
+      y, _ = module.apply(
+          {'params': params, 'batch_stats': variables['batch_stats']}, x,
+          mutable=['batch_stats'])
+      return jnp.vdot(jnp.tanh(y), weights)
+
+    def input_gradient_norm(params, x):
+      return jnp.sum(jnp.square(jax.grad(output, argnums=1)(params, x)))
+
+    return jax.grad(input_gradient_norm, argnums=(0, 1))(
+        variables['params'], x)
+
+  _assert_close(penalty(ours), penalty(stock))
