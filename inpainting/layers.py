@@ -357,9 +357,11 @@ class _Layer(_Stride2):
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
                                               dtype=self.dtype)
     y = self._compute(x, kernel)
-    # The bias gradient, a sum over every position, as a dot (XLA:CPU
-    # reduces slowly: 38 ms of the step for the critic's first layer).
-    return y + normalization.broadcast_channels(bias, y.shape)
+    if self.use_bias:
+      # The bias gradient, a sum over every position, as a dot (XLA:CPU
+      # reduces slowly: 38 ms of the step for the critic's first layer).
+      y = y + normalization.broadcast_channels(bias, y.shape)
+    return y
 
 
 class PhaseConv(_Layer):

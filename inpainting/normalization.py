@@ -11,9 +11,9 @@ one a model uses is the config field `model.batch_norm_impl`, resolved in
 - 'flax': `flax.linen.BatchNorm`.
 - 'dot' (what 'auto' picks on CPU): every sum over the batch and spatial
   positions, in the forward pass and in the gradient, is a product with a
-  vector of ones. XLA:CPU rewrites a large reduction into a tree of `reduce-window`s (for
-  accuracy) and runs those slowly; its dot kernels do the same sums 3-10x
-  faster. Per-channel sums of a [64, 32, 32, 64] tensor on a 2-core CPU:
+  vector of ones. XLA:CPU rewrites a large reduction into a tree of
+  `reduce-window`s (for accuracy) and runs those slowly; its dot kernels
+  do the same sums 3-10x faster. Per-channel sums of a [64, 32, 32, 64] tensor on a 2-core CPU:
   4.95 ms reduction, 1.73 ms dot; [64, 8, 8, 256]: 2.46 / 0.26 ms. In the
   training step the reductions took about 250 ms of 2.4 s.
 
@@ -127,10 +127,11 @@ def _train_forward(x, shift, scale, bias, axis_name, epsilon):
 def _train_batch_norm(x, shift, scale, bias, axis_name, epsilon):
   """Training-mode BatchNorm over the last axis: (y in float32, mean, var).
 
-  What `_train_forward` computes, differentiated by hand (`_train_batch_norm_bwd`) so that the gradient takes two
-  channel sums and one pass over x, not the many passes of the composed
-  autodiff. mean and var are for the running averages: no gradient flows
-  back through them (the module stops it), and shift gets none.
+  What `_train_forward` computes, differentiated by hand
+  (`_train_batch_norm_bwd`) so that the gradient takes two channel sums
+  and one pass over x, not the many passes of the composed autodiff. mean
+  and var are for the running averages: no gradient flows back through
+  them (the module stops it), and shift gets none.
   """
   return _train_forward(x, shift, scale, bias, axis_name, epsilon)[:3]
 
