@@ -13,9 +13,10 @@ one a model uses is the config field `model.batch_norm_impl`, resolved in
   positions, in the forward pass and in the gradient, is a product with a
   vector of ones. XLA:CPU rewrites a large reduction into a tree of
   `reduce-window`s (for accuracy) and runs those slowly; its dot kernels
-  do the same sums 3-10x faster. Per-channel sums of a [64, 32, 32, 64] tensor on a 2-core CPU:
-  4.95 ms reduction, 1.73 ms dot; [64, 8, 8, 256]: 2.46 / 0.26 ms. In the
-  training step the reductions took about 250 ms of 2.4 s.
+  do the same sums 3-10x faster. Per-channel sums of a [64, 32, 32, 64]
+  tensor on a 2-core CPU: 4.95 ms reduction, 1.73 ms dot; [64, 8, 8,
+  256]: 2.46 / 0.26 ms. In the training step the reductions took about
+  250 ms of 2.4 s.
 
 Training-mode BatchNorm's gradient is written by hand
 (`_train_batch_norm`, a `jax.custom_vjp`): the channel sums of the
