@@ -179,6 +179,11 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.loss = ml_collections.ConfigDict()
   config.loss.reconstruction_weight = 0.8
   config.loss.adversarial_weight = 0.2
+  # The reconstruction term (losses.RECONSTRUCTION_LOSSES): 'mse', the
+  # seed's mean hole MSE, or 'psnr', minus the images' mean hole PSNR in dB
+  # (the mean of log MSEs: evaluation's PSNR as the loss; its scale is not
+  # the MSE's, so the adversarial weight's balance moves with it).
+  config.loss.reconstruction = 'mse'
   # Boundary-aware reconstruction (losses.reconstruction_weights): hole
   # pixels within `band` pixels of the border weigh edge_weight, known
   # pixels within `band` of the hole known_weight (the context encoder's

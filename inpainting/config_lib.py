@@ -230,6 +230,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if config.loss.adversarial not in losses.ADVERSARIAL_LOSSES:
     problems.append(f'config.loss.adversarial={config.loss.adversarial!r}: '
                     f'must be one of {sorted(losses.ADVERSARIAL_LOSSES)}')
+  if config.loss.reconstruction not in losses.RECONSTRUCTION_LOSSES:
+    problems.append('config.loss.reconstruction='
+                    f'{config.loss.reconstruction!r}: must be one of '
+                    f'{list(losses.RECONSTRUCTION_LOSSES)}')
   if config.optimizer.critic_steps < 1:
     problems.append('config.optimizer.critic_steps='
                     f'{config.optimizer.critic_steps!r}: must be >= 1')

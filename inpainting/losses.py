@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from inpainting import metrics
+
 
 def hole_mse(prediction: jax.Array, target: jax.Array,
              mask: jax.Array) -> jax.Array:
@@ -68,6 +70,35 @@ def weighted_mse(prediction: jax.Array, target: jax.Array,
   squared = jnp.square(prediction.astype(jnp.float32) - target) * weights
   channels = prediction.shape[-1]
   return squared.sum((1, 2, 3)) / (weights.sum((1, 2, 3)) * channels)
+
+
+# The reconstruction term (loss.reconstruction), from the per-image error:
+# 'mse', the seed's, its mean; 'psnr', minus the mean of the images' PSNR in
+# dB, as evaluation reports it (metrics.psnr of the hole MSE on [0, 1] RGB).
+# The mean of log MSEs weighs each image's gradient by 1 / its MSE, so the
+# images already filled well count for more: what the mean PSNR rewards,
+# where the mean MSE rewards the hardest holes.
+RECONSTRUCTION_LOSSES = ('mse', 'psnr')
+
+
+def reconstruction_loss(per_image_mse: jax.Array, kind: str) -> jax.Array:
+  """The reconstruction term from each image's (weighted) hole MSE.
+
+  Args:
+    per_image_mse: [B], on the model's [-1, 1] scale (`hole_mse`,
+      `weighted_mse`).
+    kind: one of RECONSTRUCTION_LOSSES.
+
+  Returns:
+    A scalar: the mean MSE ('mse') or minus the mean PSNR in dB of the
+    errors on [0, 1] RGB ('psnr').
+  """
+  if kind == 'mse':
+    return per_image_mse.mean()
+  if kind == 'psnr':
+    return -metrics.psnr(per_image_mse / 4.0).mean()
+  raise ValueError(f'reconstruction loss {kind!r}: must be one of '
+                   f'{RECONSTRUCTION_LOSSES}')
 
 
 def binary_cross_entropy(logits: jax.Array, label: float) -> jax.Array:
@@ -166,6 +197,7 @@ def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
                    pixel_weights: jax.Array | None = None,
                    kind: str = 'bce',
                    fake_weights: jax.Array | None = None,
+                   reconstruction: str = 'mse',
                    ) -> tuple[jax.Array, dict]:
   """`w_rec * MSE(hole) + w_adv * adversarial` (the seed: BCE(D(fake), real)).
 
@@ -177,15 +209,18 @@ def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
     pixel_weights: [B, H, W, 1] weights of the reconstruction term
       (`reconstruction_weights`); None: the hole's plain MSE (the seed).
     kind, fake_weights: of the adversarial term (`adversarial_loss`).
+    reconstruction: the reconstruction term's form (`reconstruction_loss`):
+      'mse' (the seed) or 'psnr', minus the mean PSNR in dB.
 
   Returns:
     (loss, {'mse': hole MSE, 'adversarial': ...}) as scalars; without
     fake_logits, {'mse': ...}.
   """
-  mse = hole_mse(prediction, target, mask).mean()
-  reconstruction = mse if pixel_weights is None else weighted_mse(
-      prediction, target, pixel_weights).mean()
-  loss = reconstruction_weight * reconstruction
+  per_image = hole_mse(prediction, target, mask)
+  mse = per_image.mean()
+  if pixel_weights is not None:
+    per_image = weighted_mse(prediction, target, pixel_weights)
+  loss = reconstruction_weight * reconstruction_loss(per_image, reconstruction)
   if fake_logits is None:
     return loss, {'mse': mse}
   adversarial = adversarial_loss(fake_logits, kind=kind,

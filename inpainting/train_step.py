@@ -201,7 +201,8 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
       return losses.generator_loss(
           reconstructed, image, mask, None,
           reconstruction_weight=config.loss.reconstruction_weight,
-          adversarial_weight=0.0, pixel_weights=pixel_weights)
+          adversarial_weight=0.0, pixel_weights=pixel_weights,
+          reconstruction=config.loss.reconstruction)
     # The critic's statistics are its own business: this pass does not
     # update them.
     (fake_logits, fake_features), _ = apply_critic(
@@ -212,7 +213,8 @@ def train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
         reconstruction_weight=config.loss.reconstruction_weight,
         adversarial_weight=config.loss.adversarial_weight,
         pixel_weights=pixel_weights, kind=adversarial,
-        fake_weights=_patch_weights(mask, fake_logits))
+        fake_weights=_patch_weights(mask, fake_logits),
+        reconstruction=config.loss.reconstruction)
     if feature_matching_weight > 0:
       (_, real_features), _ = apply_critic(critic_variables, image,
                                            return_features=True)

@@ -114,6 +114,8 @@ def test_wrong_types_are_named():
     ('model.dilated_blocks', -1,
      'config.model.dilated_blocks=-1: must be >= 0'),
     ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
+    ('loss.reconstruction', 'ssim',
+     "config.loss.reconstruction='ssim': must be one of \\['mse', 'psnr'\\]"),
     # The tiny decoder's 4 layers: 3 blocks with BatchNorm before the head.
     ('model.noise_levels', 4,
      r'config.model.noise_levels=4: must be from 0 \(none\) to 3'),

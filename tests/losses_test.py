@@ -88,3 +88,48 @@ def test_seed_weights_are_the_hole_mse():
       weights).sum((1, 2, 3))
   np.testing.assert_allclose(losses.weighted_mse(prediction, target, weights),
                              expected, rtol=1e-5)
+
+
+def test_psnr_reconstruction_is_minus_the_mean_psnr():
+  # Errors 0.2 and 0.02 on the model's [-1, 1] scale are 0.1 and 0.01 on
+  # [0, 1]: MSEs 1e-2 and 1e-4, PSNRs 20 and 40 dB.
+  target = np.zeros((2, 4, 4, 3), np.float32)
+  prediction = target + np.array([0.2, 0.02], np.float32)[:, None, None,
+                                                          None]
+  mask = np.zeros((2, 4, 4, 1), np.float32)
+  mask[:, 1:3, 1:3] = 1
+  prediction[:, 0] = 5.0  # outside the hole: not counted
+  loss, parts = losses.generator_loss(
+      prediction, target, mask, None, reconstruction_weight=0.5,
+      adversarial_weight=0.0, reconstruction='psnr')
+  assert loss == pytest.approx(0.5 * -(20.0 + 40.0) / 2, rel=1e-5)
+  # The logged MSE stays the plain one.
+  assert parts['mse'] == pytest.approx((0.04 + 0.0004) / 2, rel=1e-5)
+
+
+def test_psnr_reconstruction_weighs_images_by_their_inverse_mse():
+  import jax
+  target = np.zeros((2, 4, 4, 1), np.float32)
+  mask = np.ones((2, 4, 4, 1), np.float32)
+
+  def gradient(kind, prediction):
+    return np.asarray(jax.grad(lambda p: losses.generator_loss(
+        p, target, mask, None, reconstruction_weight=1.0,
+        adversarial_weight=0.0, reconstruction=kind)[0])(prediction))
+
+  # Two images, uniform errors 0.4 and 0.1: the MSE's gradient per pixel
+  # is proportional to the error (4:1), the log MSE's to error / MSE = 1 /
+  # error (1:4), 10 / ln 10 * 2 / (n * error) with n = 16 pixels.
+  prediction = np.zeros_like(target)
+  prediction[0], prediction[1] = 0.4, 0.1
+  mse = gradient('mse', prediction)
+  np.testing.assert_allclose(mse[0] / mse[1], 4.0, rtol=1e-5)
+  psnr = gradient('psnr', prediction)
+  np.testing.assert_allclose(psnr[0] / psnr[1], 0.25, rtol=1e-5)
+  np.testing.assert_allclose(
+      psnr[1], 10 / np.log(10) * 2 / (2 * 16 * 0.1), rtol=1e-5)
+
+
+def test_unknown_reconstruction_loss_is_refused():
+  with pytest.raises(ValueError, match="'l3'"):
+    losses.reconstruction_loss(np.ones(2, np.float32), 'l3')

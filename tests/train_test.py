@@ -86,6 +86,7 @@ VARIANTS = {
     'loss.noise_free_reconstruction': True,
     'dataset.random_flip': True,
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
+    'loss.reconstruction': 'psnr',
     'caption_dropout': 0.5,
     'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
     'model.critic_batch_norm': False, 'loss.adversarial': 'hinge',
