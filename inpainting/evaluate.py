@@ -18,6 +18,7 @@ import time
 from typing import Any, Iterable
 
 from absl import logging
+import dm_pix
 import jax
 import jax.numpy as jnp
 from jax.experimental import multihost_utils
@@ -368,17 +369,44 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   return report
 
 
+def high_pass(images: np.ndarray, sigma: float) -> np.ndarray:
+  """`images` minus their Gaussian blur (standard deviation `sigma` pixels).
+
+  The blur pads by reflection, so an image's edge is not read as a step to
+  black (zero padding would); a linear ramp has no detail away from the
+  edges (a symmetric kernel keeps it).
+
+  Args:
+    images: [N, H, W, C].
+    sigma: the blur's standard deviation in pixels (> 0).
+
+  Returns:
+    [N, H, W, C] float32: the detail an unsharp mask amplifies.
+  """
+  radius = max(1, int(np.ceil(3 * sigma)))
+  padded = jnp.pad(jnp.asarray(images, jnp.float32),
+                   ((0, 0), (radius, radius), (radius, radius), (0, 0)),
+                   mode='reflect')
+  blurred = dm_pix.gaussian_blur(padded, sigma, 2 * radius + 1,
+                                 padding='VALID')
+  return np.asarray(images, np.float32) - np.asarray(blurred)
+
+
 def detail_frontier(fills: np.ndarray, targets: np.ndarray,
                     box: tuple[int, int, int, int], strengths: list[float],
-                    *, seed: int = 0, batch_size: int = 256) -> list[dict]:
+                    *, seed: int = 0, batch_size: int = 256,
+                    sharpen: list[float] = (),
+                    sharpen_sigma: float = 1.0) -> list[dict]:
   """What detail costs a fill in PSNR when it is not the real detail.
 
   To each image's fill m it adds, inside the hole, s times (kind
   'texture') the next image's residual, that image's real hole minus its
   fill (natural detail, cyclically the next image of the split's), or
   (kind 'noise') Gaussian noise per pixel and channel with that residual's
-  root mean square; clipped to [0, 1]; scored by `metrics.hole_metrics`
-  (tools/texture_frontier.py).
+  root mean square; or (kind 'sharpened', for each a in `sharpen`) a
+  times the fill's own detail, `high_pass` of the composite (an unsharp
+  mask: the edges the model drew, steeper); clipped to [0, 1]; scored by
+  `metrics.hole_metrics` (tools/texture_frontier.py).
 
   Args:
     fills: [N, H, W, 3] a model's composites in [0, 1] (N >= 2).
@@ -387,11 +415,13 @@ def detail_frontier(fills: np.ndarray, targets: np.ndarray,
     strengths: the multiples s.
     seed: the noise rows' seed.
     batch_size: images scored at once.
+    sharpen: the unsharp mask's amounts a.
+    sharpen_sigma: its blur's standard deviation in pixels.
 
   Returns:
-    One dict per kind and strength ('texture' rows first; s = 0 once, as
-    kind 'model'): kind, strength, and the split's mean psnr, ssim, seam,
-    mse, and its sharpness.
+    One dict per kind and strength ('texture' rows first, then 'noise',
+    then 'sharpened'; s = 0 once, as kind 'model'): kind, strength, and
+    the split's mean psnr, ssim, seam, mse, and its sharpness.
   """
   if len(fills) < 2 or fills.shape != targets.shape:
     raise ValueError(f'Need two or more fills the shape of their targets; '
@@ -425,6 +455,9 @@ def detail_frontier(fills: np.ndarray, targets: np.ndarray,
   rows = [row('model', 0.0, other)]
   for kind, added in (('texture', other), ('noise', noise)):
     rows += [row(kind, s, added) for s in strengths if s > 0]
+  if any(a > 0 for a in sharpen):
+    own = high_pass(fills, sharpen_sigma) * hole
+    rows += [row('sharpened', a, own) for a in sharpen if a > 0]
   return rows
 
 
@@ -436,7 +469,8 @@ def frontier_markdown(rows: list[dict], title: str) -> str:
            'sharpness |', '| --- | --- | --- | --- | --- | --- | --- |']
   names = {'model': 'nothing (the model)',
            'texture': "the next image's residual",
-           'noise': 'noise of that energy'}
+           'noise': 'noise of that energy',
+           'sharpened': "the fill's own detail (unsharp mask)"}
   for r in rows:
     lines.append(
         f"| {names[r['kind']]} | {r['strength']:g} | {r['psnr']:.2f} | "

@@ -66,6 +66,59 @@ def test_strength_zero_adds_nothing_and_one_image_is_refused():
     evaluate.detail_frontier(fills[:1], targets[:1], BOX, [0.5])
 
 
+def test_high_pass_keeps_no_ramp_and_damps_a_checker_by_the_blurs_response():
+  rows, cols = np.mgrid[:16, :16].astype(np.float32)
+  ramp = (0.1 + 0.01 * rows + 0.02 * cols)[None, :, :, None]
+  # A linear ramp has no detail away from the edges (the kernel's radius,
+  # 3), where reflection folds it.
+  detail = evaluate.high_pass(ramp, 1.0)
+  np.testing.assert_allclose(detail[:, 3:-3, 3:-3], 0.0, atol=1e-6)
+  assert np.abs(detail[:, :, 0]).max() > 1e-3
+  # A constant image has none anywhere.
+  np.testing.assert_allclose(evaluate.high_pass(np.full_like(ramp, 0.3), 1.0),
+                             0.0, atol=1e-6)
+  # A pixel checker is the blur's highest frequency: the blur keeps g^2 of
+  # it, g = sum_t k_t (-1)^t of the normalised 1-D kernel k (sigma 1,
+  # radius 3), so the high-pass keeps 1 - g^2.
+  checker = ((-1.0) ** (rows + cols))[None, :, :, None]
+  t = np.arange(-3, 4)
+  k = np.exp(-t ** 2 / 2.0)
+  k /= k.sum()
+  g = float((k * (-1.0) ** t).sum())
+  np.testing.assert_allclose(evaluate.high_pass(checker, 1.0),
+                             (1 - g ** 2) * checker, rtol=1e-4, atol=1e-5)
+
+
+def test_sharpened_rows_add_the_fills_own_detail_in_the_hole():
+  fills, targets = _images(n=4, seed=2)
+  top, bottom, left, right = BOX
+  # The fill: the real hole's detail halved (a blurred guess), so adding
+  # it back sharpens towards the target.
+  fills[:, top:bottom, left:right] = 0.5 + 0.5 * (
+      targets[:, top:bottom, left:right] - 0.5)
+  rows = evaluate.detail_frontier(fills, targets, BOX, [0.5],
+                                  sharpen=[0.0, 1.0])
+  assert [r['kind'] for r in rows] == ['model', 'texture', 'noise',
+                                       'sharpened']
+  sharpened = rows[-1]
+  expected = np.clip(fills + evaluate.high_pass(fills, 1.0) * _hole(fills),
+                     0.0, 1.0)
+  scored = metrics.hole_metrics(expected, targets, BOX)
+  assert sharpened['strength'] == 1.0
+  assert sharpened['psnr'] == pytest.approx(
+      float(np.mean(scored['psnr'])), rel=1e-5)
+  assert sharpened['sharpness'] == pytest.approx(float(metrics.sharpness(
+      scored['detail'], scored['real_detail'])), rel=1e-5)
+  assert sharpened['sharpness'] > rows[0]['sharpness']
+
+
+def _hole(images):
+  top, bottom, left, right = BOX
+  hole = np.zeros(images.shape[:3] + (1,), np.float32)
+  hole[:, top:bottom, left:right] = 1.0
+  return hole
+
+
 def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
                                                          tmp_path):
   config, workdir = trained_run
@@ -79,7 +132,7 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
              '--config=configs/tiny.py',
              f'--config.dataset.data_dir={config.dataset.data_dir}',
              '--config.eval.num_examples=8', f'--workdir={workdir}',
-             f'--output={output}', '--strengths=0.5,1',
+             f'--output={output}', '--strengths=0.5,1', '--sharpen=2',
              f'--reports={report_dir}']
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
@@ -87,9 +140,10 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   rows = json.loads(output.with_suffix('.json').read_text())['rows']
   assert [(r['kind'], r['strength']) for r in rows] == [
       ('model', 0.0), ('texture', 0.5), ('texture', 1.0), ('noise', 0.5),
-      ('noise', 1.0)]
+      ('noise', 1.0), ('sharpened', 2.0)]
   table = output.read_text()
   assert "| the next image's residual | 0.5 |" in table
+  assert "| the fill's own detail (unsharp mask) | 2 |" in table
   assert 'step 3: 8 images' in table
   assert '| scored | 15.00 | 0.200 | -0.010 | 0.400 |' in table
   assert '| OpenCV Telea (r=3) | 15.00 |' in table
@@ -101,8 +155,13 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   assert f'error: --output: {output} exists' in again.stderr
   assert 'Traceback' not in again.stderr
   assert output.read_text() == before
-  bad = subprocess.run([*command[:-3], f'--output={tmp_path / "b.md"}',
+  bad = subprocess.run([*command[:-4], f'--output={tmp_path / "b.md"}',
                         '--strengths=0.5,-1'], cwd=REPO, capture_output=True,
                        text=True, timeout=600, check=False)
   assert bad.returncode == 1
   assert 'error: --strengths=0.5,-1: each must be >= 0.' in bad.stderr
+  bad = subprocess.run([*command[:-4], f'--output={tmp_path / "b.md"}',
+                        '--sharpen_sigma=0'], cwd=REPO, capture_output=True,
+                       text=True, timeout=600, check=False)
+  assert bad.returncode == 1
+  assert 'error: --sharpen_sigma=0.0: must be > 0.' in bad.stderr

@@ -2,7 +2,8 @@
 
   python tools/texture_frontier.py --config=configs/caption_gan.py \
       --workdir=runs/mse_only --output=frontier.md \
-      [--strengths=0,0.25,0.5,0.75,1] [--step=N] [--config.eval.*=...]
+      [--strengths=0,0.25,0.5,0.75,1] [--sharpen=1,2,4] [--step=N] \
+      [--config.eval.*=...]
 
 A model trained on MSE predicts the mean of what the hole could hold: it
 is blurred (sharpness well below 1) exactly where the border does not
@@ -14,7 +15,10 @@ centre holes: to each image's fill m it adds, inside the hole,
   minus its own fill: natural detail, with real images' statistics, but
   not this image's), the next image of the split, cyclically;
 - `noise`: independent Gaussian noise per pixel and channel with the same
-  energy as that residual (its root mean square per image) times s,
+  energy as that residual (its root mean square per image) times s;
+- `sharpened`: a times the fill's own detail, the composite minus its
+  Gaussian blur (`--sharpen_sigma` pixels), for a in `--sharpen`: an
+  unsharp mask, the edges the model drew made steeper,
 
 clipped to [0, 1], and scores each with the protocol's metrics (hole PSNR,
 SSIM, seam, sharpness; docs/evaluation.md). s = 0 is the model itself.
@@ -22,7 +26,8 @@ The texture rows are what a fill that draws realistic detail without
 knowing the real one would score; a model above that curve (more
 sharpness at the same PSNR) gets its sharpness from detail that is right,
 or from noise, which the noise rows show is cheap in PSNR and shows in
-SSIM. The output is a Markdown table, the same rows as JSON beside it,
+SSIM; the sharpened rows show what the model's own detail, amplified,
+buys. The output is a Markdown table, the same rows as JSON beside it,
 and a plot of PSNR against sharpness (.png) with, from --reports (run or
 report folders holding a `report.json` of the same split), each run's
 model and the first report's baselines; an existing output file is never
@@ -57,6 +62,11 @@ flags.DEFINE_string('output', None, 'The Markdown table to write (.md); the '
                     'rows also go to the same name with .json.')
 flags.DEFINE_list('strengths', ['0', '0.25', '0.5', '0.75', '1'],
                   'Multiples s of the added detail, each >= 0.')
+flags.DEFINE_list('sharpen', ['1', '2', '4'], 'Amounts a of the unsharp '
+                  "mask's rows (the fill's own detail added a times), each "
+                  '>= 0; empty: none.')
+flags.DEFINE_float('sharpen_sigma', 1.0, "The unsharp mask's blur, its "
+                   'standard deviation in pixels (> 0).')
 flags.DEFINE_integer('seed', 0, 'Seed of the noise rows.')
 flags.DEFINE_list('reports', [], 'Folders holding a report.json (runs '
                   'evaluated on the same split) whose models, and the first '
@@ -93,8 +103,12 @@ def plot(rows: list[dict], labelled: list[tuple[str, dict]], title: str,
   model = rows[0]
   for kind, style, name in (('texture', 'o-', "+ s x the next image's "
                              'residual'),
-                            ('noise', 's--', '+ noise of that energy')):
+                            ('noise', 's--', '+ noise of that energy'),
+                            ('sharpened', 'd:', "+ a x its own detail "
+                             '(unsharp mask)')):
     curve = [model] + [r for r in rows if r['kind'] == kind]
+    if len(curve) == 1:
+      continue
     axis.plot([r['sharpness'] for r in curve], [r['psnr'] for r in curve],
               style, label=f'the fill {name}')
     for r in curve[1:]:
@@ -115,22 +129,26 @@ def plot(rows: list[dict], labelled: list[tuple[str, dict]], title: str,
   plt.close(figure)
 
 
-def _strengths(values: list[str]) -> list[float]:
+def _amounts(flag: str, values: list[str], *, empty_ok: bool) -> list[float]:
   try:
-    strengths = [float(v) for v in values]
+    amounts = [float(v) for v in values]
   except ValueError:
-    raise errors.UserError(f'--strengths={",".join(values)}: expected '
+    raise errors.UserError(f'--{flag}={",".join(values)}: expected '
                            'numbers, e.g. 0,0.5,1.') from None
-  if not strengths or min(strengths) < 0:
-    raise errors.UserError(f'--strengths={",".join(values)}: each must be '
+  if (not amounts and not empty_ok) or min(amounts, default=0) < 0:
+    raise errors.UserError(f'--{flag}={",".join(values)}: each must be '
                            '>= 0.')
-  return strengths
+  return amounts
 
 
 def main(argv):
   if len(argv) > 1:
     raise errors.UserError(f'Unexpected arguments: {argv[1:]}.')
-  strengths = _strengths(FLAGS.strengths)
+  strengths = _amounts('strengths', FLAGS.strengths, empty_ok=False)
+  sharpen = _amounts('sharpen', FLAGS.sharpen, empty_ok=True)
+  if FLAGS.sharpen_sigma <= 0:
+    raise errors.UserError(f'--sharpen_sigma={FLAGS.sharpen_sigma}: must be '
+                           '> 0.')
   output = pathlib.Path(FLAGS.output)
   labelled = points([pathlib.Path(d) for d in FLAGS.reports])
   for path in (output, *(output.with_suffix(x) for x in ('.json', '.png'))):
@@ -155,7 +173,8 @@ def main(argv):
                            f'{config.eval.split!r} gave {len(fills)} '
                            'image(s); the frontier needs two or more.')
   rows = evaluate.detail_frontier(fills, targets, box, strengths,
-                                 seed=FLAGS.seed)
+                                 seed=FLAGS.seed, sharpen=sharpen,
+                                 sharpen_sigma=FLAGS.sharpen_sigma)
   title = (f'Detail added to {FLAGS.workdir} at step {int(state.step)}: '
            f'{len(fills)} images of {config.dataset.name} '
            f'{config.eval.split}, centre holes')
