@@ -392,6 +392,34 @@ def high_pass(images: np.ndarray, sigma: float) -> np.ndarray:
   return np.asarray(images, np.float32) - np.asarray(blurred)
 
 
+def frontier_additions(fills: np.ndarray, targets: np.ndarray,
+                       box: tuple[int, int, int, int], *, seed: int = 0,
+                       sharpen_sigma: float = 1.0) -> dict[str, np.ndarray]:
+  """The detail `detail_frontier` adds to fills, per kind, at strength 1.
+
+  Args:
+    fills, targets, box, seed, sharpen_sigma: as `detail_frontier`'s.
+
+  Returns:
+    {'texture', 'noise', 'sharpened'}: each [N, H, W, 3], zero outside the
+    hole; a fill with s times one is `np.clip(fills + s * it, 0, 1)`.
+  """
+  if len(fills) < 2 or fills.shape != targets.shape:
+    raise ValueError(f'Need two or more fills the shape of their targets; '
+                     f'got {fills.shape} and {targets.shape}.')
+  top, bottom, left, right = box
+  hole = np.zeros(fills.shape[:3] + (1,), np.float32)
+  hole[:, top:bottom, left:right] = 1.0
+  residual = (targets - fills) * hole
+  other = np.roll(residual, -1, axis=0)  # image i gets image i + 1's
+  rms = np.sqrt((other ** 2).sum(axis=(1, 2, 3), keepdims=True) /
+                (hole.sum(axis=(1, 2, 3), keepdims=True) * fills.shape[-1]))
+  noise = np.random.default_rng(seed).standard_normal(
+      fills.shape).astype(np.float32) * rms * hole
+  return {'texture': other, 'noise': noise,
+          'sharpened': high_pass(fills, sharpen_sigma) * hole}
+
+
 def detail_frontier(fills: np.ndarray, targets: np.ndarray,
                     box: tuple[int, int, int, int], strengths: list[float],
                     *, seed: int = 0, batch_size: int = 256,
@@ -423,25 +451,15 @@ def detail_frontier(fills: np.ndarray, targets: np.ndarray,
     then 'sharpened'; s = 0 once, as kind 'model'): kind, strength, and
     the split's mean psnr, ssim, seam, mse, and its sharpness.
   """
-  if len(fills) < 2 or fills.shape != targets.shape:
-    raise ValueError(f'Need two or more fills the shape of their targets; '
-                     f'got {fills.shape} and {targets.shape}.')
-  top, bottom, left, right = box
-  hole = np.zeros(fills.shape[:3] + (1,), np.float32)
-  hole[:, top:bottom, left:right] = 1.0
-  residual = (targets - fills) * hole
-  other = np.roll(residual, -1, axis=0)  # image i gets image i + 1's
-  rms = np.sqrt((other ** 2).sum(axis=(1, 2, 3), keepdims=True) /
-                (hole.sum(axis=(1, 2, 3), keepdims=True) * fills.shape[-1]))
-  noise = np.random.default_rng(seed).standard_normal(
-      fills.shape).astype(np.float32) * rms * hole
+  added = frontier_additions(fills, targets, box, seed=seed,
+                             sharpen_sigma=sharpen_sigma)
   score = jax.jit(lambda p, t: metrics.hole_metrics(p, t, box))
 
-  def row(kind, strength, added):
+  def row(kind, strength, detail):
     per_image = {}
     for start in range(0, len(fills), batch_size):
       part = slice(start, start + batch_size)
-      filled = np.clip(fills[part] + strength * added[part], 0.0, 1.0)
+      filled = np.clip(fills[part] + strength * detail[part], 0.0, 1.0)
       for k, v in score(jnp.asarray(filled),
                         jnp.asarray(targets[part])).items():
         per_image.setdefault(k, []).append(np.asarray(v, np.float64))
@@ -452,12 +470,10 @@ def detail_frontier(fills: np.ndarray, targets: np.ndarray,
             'sharpness': metrics.sharpness(per_image['detail'],
                                            per_image['real_detail'])}
 
-  rows = [row('model', 0.0, other)]
-  for kind, added in (('texture', other), ('noise', noise)):
-    rows += [row(kind, s, added) for s in strengths if s > 0]
-  if any(a > 0 for a in sharpen):
-    own = high_pass(fills, sharpen_sigma) * hole
-    rows += [row('sharpened', a, own) for a in sharpen if a > 0]
+  rows = [row('model', 0.0, added['texture'])]
+  for kind in ('texture', 'noise'):
+    rows += [row(kind, s, added[kind]) for s in strengths if s > 0]
+  rows += [row('sharpened', a, added['sharpened']) for a in sharpen if a > 0]
   return rows
 
 

@@ -8,7 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from PIL import Image
+
 from inpainting import evaluate
+from inpainting import grids
 from inpainting import metrics
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -148,6 +151,12 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   assert '| scored | 15.00 | 0.200 | -0.010 | 0.400 |' in table
   assert '| OpenCV Telea (r=3) | 15.00 |' in table
   assert output.with_suffix('.png').stat().st_size > 0
+  # The grid: 8 images, 5 columns (real, model, texture, noise, sharpened),
+  # each enlarged 4x in a 2-pixel gutter, under a row of titles.
+  grid = np.asarray(Image.open(tmp_path / 'frontier_fills.png'))
+  cell = config.image_size * grids.SCALE + 2 * grids.GUTTER
+  assert grid.shape[1] == 5 * cell
+  assert grid.shape[0] > 8 * cell
   before = table
   again = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                          timeout=600, check=False)

@@ -30,8 +30,10 @@ SSIM; the sharpened rows show what the model's own detail, amplified,
 buys. The output is a Markdown table, the same rows as JSON beside it,
 and a plot of PSNR against sharpness (.png) with, from --reports (run or
 report folders holding a `report.json` of the same split), each run's
-model and the first report's baselines; an existing output file is never
-overwritten.
+model and the first report's baselines, and an enlarged grid of the first
+`--grid_examples` images (`<output>_fills.png`: the real image, the
+model's fill, then each kind at its largest strength) to look at; an
+existing output file is never overwritten.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ import matplotlib
 matplotlib.use('Agg')  # files only, no display
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
+from PIL import Image
 
 from inpainting import errors
 from inpainting import evaluate
+from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import masks
@@ -68,6 +72,8 @@ flags.DEFINE_list('sharpen', ['1', '2', '4'], 'Amounts a of the unsharp '
 flags.DEFINE_float('sharpen_sigma', 1.0, "The unsharp mask's blur, its "
                    'standard deviation in pixels (> 0).')
 flags.DEFINE_integer('seed', 0, 'Seed of the noise rows.')
+flags.DEFINE_integer('grid_examples', 8, 'Images in the enlarged grid of '
+                     'fills (<output>_fills.png), >= 1.')
 flags.DEFINE_list('reports', [], 'Folders holding a report.json (runs '
                   'evaluated on the same split) whose models, and the first '
                   "one's baselines, are placed on the plot and tabled.")
@@ -129,6 +135,21 @@ def plot(rows: list[dict], labelled: list[tuple[str, dict]], title: str,
   plt.close(figure)
 
 
+def fills_grid(fills: np.ndarray, targets: np.ndarray,
+               added: dict[str, np.ndarray], strengths: list[float],
+               sharpen: list[float], examples: int) -> np.ndarray:
+  """The real images, the fills, and each kind at its largest strength."""
+  columns, titles = [targets[:examples], fills[:examples]], ['real', 'model']
+  for kind, amounts, name in (('texture', strengths, "next image's residual"),
+                              ('noise', strengths, 'noise'),
+                              ('sharpened', sharpen, 'own detail')):
+    if amounts and max(amounts) > 0:
+      columns.append(np.clip(
+          fills[:examples] + max(amounts) * added[kind][:examples], 0, 1))
+      titles.append(f'+ {max(amounts):g} x {name}')
+  return grids.image_grid(columns, titles=titles)
+
+
 def _amounts(flag: str, values: list[str], *, empty_ok: bool) -> list[float]:
   try:
     amounts = [float(v) for v in values]
@@ -151,7 +172,12 @@ def main(argv):
                            '> 0.')
   output = pathlib.Path(FLAGS.output)
   labelled = points([pathlib.Path(d) for d in FLAGS.reports])
-  for path in (output, *(output.with_suffix(x) for x in ('.json', '.png'))):
+  if FLAGS.grid_examples < 1:
+    raise errors.UserError(f'--grid_examples={FLAGS.grid_examples}: must be '
+                           '>= 1.')
+  grid_path = output.with_name(output.stem + '_fills.png')
+  for path in (output, *(output.with_suffix(x) for x in ('.json', '.png')),
+               grid_path):
     if path.exists():
       raise errors.UserError(f'--output: {path} exists; name another file '
                              '(nothing is overwritten).')
@@ -183,10 +209,15 @@ def main(argv):
       points_markdown(labelled) if labelled else '')
   output.write_text(table)
   plot(rows, labelled, title, output.with_suffix('.png'))
+  added = evaluate.frontier_additions(fills, targets, box, seed=FLAGS.seed,
+                                      sharpen_sigma=FLAGS.sharpen_sigma)
+  Image.fromarray(fills_grid(fills, targets, added, strengths, sharpen,
+                             FLAGS.grid_examples)).save(grid_path)
   output.with_suffix('.json').write_text(json.dumps(
       {'workdir': str(FLAGS.workdir), 'step': int(state.step),
        'num_examples': len(fills), 'rows': rows}, indent=2) + '\n')
-  logging.info('Wrote %s (and .json, .png):\n%s', output, table)
+  logging.info('Wrote %s (and .json, .png, %s):\n%s', output, grid_path.name,
+               table)
 
 
 if __name__ == '__main__':
