@@ -398,7 +398,12 @@ def frontier_additions(fills: np.ndarray, targets: np.ndarray,
   """The detail `detail_frontier` adds to fills, per kind, at strength 1.
 
   Args:
-    fills, targets, box, seed, sharpen_sigma: as `detail_frontier`'s.
+    fills: [N, H, W, 3] a model's composites in [0, 1] (N >= 2).
+    targets: [N, H, W, 3] the real images in [0, 1].
+    box: (top, bottom, left, right) of the hole (`masks.hole_box`).
+    seed: the noise's seed.
+    sharpen_sigma: the unsharp mask's blur, its standard deviation in
+      pixels.
 
   Returns:
     {'texture', 'noise', 'sharpened'}: each [N, H, W, 3], zero outside the
@@ -421,10 +426,10 @@ def frontier_additions(fills: np.ndarray, targets: np.ndarray,
 
 
 def detail_frontier(fills: np.ndarray, targets: np.ndarray,
-                    box: tuple[int, int, int, int], strengths: list[float],
-                    *, seed: int = 0, batch_size: int = 256,
-                    sharpen: list[float] = (),
-                    sharpen_sigma: float = 1.0) -> list[dict]:
+                    box: tuple[int, int, int, int],
+                    added: dict[str, np.ndarray], strengths: list[float],
+                    *, sharpen: list[float] = (),
+                    batch_size: int = 256) -> list[dict]:
   """What detail costs a fill in PSNR when it is not the real detail.
 
   To each image's fill m it adds, inside the hole, s times (kind
@@ -440,19 +445,18 @@ def detail_frontier(fills: np.ndarray, targets: np.ndarray,
     fills: [N, H, W, 3] a model's composites in [0, 1] (N >= 2).
     targets: [N, H, W, 3] the real images in [0, 1].
     box: (top, bottom, left, right) of the hole (`masks.hole_box`).
+    added: `frontier_additions(fills, targets, box, ...)`: the detail of
+      each kind at strength 1 (its seed draws the noise, its sharpen_sigma
+      blurs for the unsharp mask).
     strengths: the multiples s.
-    seed: the noise rows' seed.
-    batch_size: images scored at once.
     sharpen: the unsharp mask's amounts a.
-    sharpen_sigma: its blur's standard deviation in pixels.
+    batch_size: images scored at once.
 
   Returns:
     One dict per kind and strength ('texture' rows first, then 'noise',
     then 'sharpened'; s = 0 once, as kind 'model'): kind, strength, and
     the split's mean psnr, ssim, seam, mse, and its sharpness.
   """
-  added = frontier_additions(fills, targets, box, seed=seed,
-                             sharpen_sigma=sharpen_sigma)
   score = jax.jit(lambda p, t: metrics.hole_metrics(p, t, box))
 
   def row(kind, strength, detail):

@@ -28,9 +28,15 @@ def _images(n=4, seed=0):
   return fills, targets
 
 
+def _frontier(fills, targets, strengths, **kwargs):
+  return evaluate.detail_frontier(
+      fills, targets, BOX, evaluate.frontier_additions(fills, targets, BOX),
+      strengths, **kwargs)
+
+
 def test_the_full_residual_of_a_flat_fill_is_the_next_image():
   fills, targets = _images()
-  model, texture, noise = evaluate.detail_frontier(fills, targets, BOX, [1.0])
+  model, texture, noise = _frontier(fills, targets, [1.0])
   assert (model['kind'], texture['kind'], noise['kind']) == (
       'model', 'texture', 'noise')
   assert model['sharpness'] == 0.0  # flat
@@ -50,7 +56,7 @@ def test_noise_has_the_residuals_energy_times_the_strength():
   fills, targets = _images(n=8, seed=1)
   fills[1::2] = targets[1::2]  # odd images filled exactly
   s = 0.1  # small enough that nothing is clipped
-  model, _, noise = evaluate.detail_frontier(fills, targets, BOX, [s])
+  model, _, noise = _frontier(fills, targets, [s])
   top, bottom, left, right = BOX
   # An odd image (no error of its own) gets noise with the energy of the
   # next (even) image's residual, times s^2, which is all its MSE; an even
@@ -63,10 +69,10 @@ def test_noise_has_the_residuals_energy_times_the_strength():
 
 def test_strength_zero_adds_nothing_and_one_image_is_refused():
   fills, targets = _images()
-  rows = evaluate.detail_frontier(fills, targets, BOX, [0.0, 0.5])
+  rows = _frontier(fills, targets, [0.0, 0.5])
   assert [r['kind'] for r in rows] == ['model', 'texture', 'noise']
   with pytest.raises(ValueError, match='two or more'):
-    evaluate.detail_frontier(fills[:1], targets[:1], BOX, [0.5])
+    evaluate.frontier_additions(fills[:1], targets[:1], BOX)
 
 
 def test_high_pass_keeps_no_ramp_and_damps_a_checker_by_the_blurs_response():
@@ -99,8 +105,7 @@ def test_sharpened_rows_add_the_fills_own_detail_in_the_hole():
   # it back sharpens towards the target.
   fills[:, top:bottom, left:right] = 0.5 + 0.5 * (
       targets[:, top:bottom, left:right] - 0.5)
-  rows = evaluate.detail_frontier(fills, targets, BOX, [0.5],
-                                  sharpen=[0.0, 1.0])
+  rows = _frontier(fills, targets, [0.5], sharpen=[0.0, 1.0])
   assert [r['kind'] for r in rows] == ['model', 'texture', 'noise',
                                        'sharpened']
   sharpened = rows[-1]

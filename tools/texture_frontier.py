@@ -198,9 +198,10 @@ def main(argv):
     raise errors.UserError(f'config.eval.num_examples: the split '
                            f'{config.eval.split!r} gave {len(fills)} '
                            'image(s); the frontier needs two or more.')
-  rows = evaluate.detail_frontier(fills, targets, box, strengths,
-                                 seed=FLAGS.seed, sharpen=sharpen,
-                                 sharpen_sigma=FLAGS.sharpen_sigma)
+  added = evaluate.frontier_additions(fills, targets, box, seed=FLAGS.seed,
+                                      sharpen_sigma=FLAGS.sharpen_sigma)
+  rows = evaluate.detail_frontier(fills, targets, box, added, strengths,
+                                 sharpen=sharpen)
   title = (f'Detail added to {FLAGS.workdir} at step {int(state.step)}: '
            f'{len(fills)} images of {config.dataset.name} '
            f'{config.eval.split}, centre holes')
@@ -209,8 +210,6 @@ def main(argv):
       points_markdown(labelled) if labelled else '')
   output.write_text(table)
   plot(rows, labelled, title, output.with_suffix('.png'))
-  added = evaluate.frontier_additions(fills, targets, box, seed=FLAGS.seed,
-                                      sharpen_sigma=FLAGS.sharpen_sigma)
   Image.fromarray(fills_grid(fills, targets, added, strengths, sharpen,
                              FLAGS.grid_examples)).save(grid_path)
   output.with_suffix('.json').write_text(json.dumps(
