@@ -264,6 +264,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Evaluation (`--mode=evaluate`, and during training): docs/evaluation.md.
   config.eval = ml_collections.ConfigDict()
   config.eval.split = 'validation'
+  # Training and evaluation refuse an eval.split that shares examples with
+  # dataset.train_split (held-out data trained on); True allows it, for a
+  # deliberate overfitting check.
+  config.eval.allow_train_overlap = False
   config.eval.batch_size = 250
   # The whole split if None.
   config.eval.num_examples = ml_collections.config_dict.placeholder(int)

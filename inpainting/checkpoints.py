@@ -28,6 +28,38 @@ class NoCheckpointError(errors.UserError, FileNotFoundError):
   """The workdir holds no checkpoint (or not the one asked for)."""
 
 
+class CheckpointReadError(errors.UserError, OSError):
+  """A checkpoint's files cannot be read (truncated, damaged, missing)."""
+
+
+def _deepest_cause(error: BaseException) -> BaseException:
+  while error.__cause__ is not None or error.__context__ is not None:
+    error = error.__cause__ or error.__context__
+  return error
+
+
+def _read_error(manager: ocp.CheckpointManager, step: int,
+                error: BaseException) -> CheckpointReadError:
+  """One message for a checkpoint that cannot be read: which step, which
+  file (as orbax and tensorstore name it), and what to do. Nothing is
+  deleted on the user's behalf."""
+  directory = pathlib.Path(manager.directory) / str(step)
+  cause = _deepest_cause(error)
+  what = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+  earlier = [s for s in manager.all_steps() if s < step]
+  if earlier:
+    advice = (f'To use the previous checkpoint (step {max(earlier)}) pass '
+              f'--step={max(earlier)} to evaluate or fill; to resume training '
+              f'from it, move {directory} out of checkpoints/.')
+  else:
+    advice = ('It is the only checkpoint there: restore it from a copy, or '
+              'move it out of checkpoints/ to train from the start.')
+  return CheckpointReadError(
+      f'The checkpoint of step {step} ({directory}) cannot be read, a file '
+      f'in it is truncated or damaged: {type(cause).__name__}: {what[:500]}. '
+      f'Nothing was deleted. {advice}')
+
+
 class CheckpointWriteError(OSError):
   """A checkpoint could not be written (read-only or full storage, ...).
 
@@ -117,13 +149,19 @@ def restore(manager: ocp.CheckpointManager, step: int, target: State) -> State:
     CheckpointMismatchError: naming every parameter whose shape differs, or
       that only one side has, before anything is read.
   """
-  metadata = manager.item_metadata(step)
+  try:
+    metadata = manager.item_metadata(step)
+  except Exception as e:  # orbax and tensorstore raise many types
+    raise _read_error(manager, step, e) from None
   problems = mismatches(target, getattr(metadata, 'tree', metadata))
   if problems:
     raise CheckpointMismatchError(
         f'The checkpoint {manager.directory / str(step)} does not fit this '
         'config:\n  ' + '\n  '.join(problems))
-  return manager.restore(step, args=ocp.args.StandardRestore(target))
+  try:
+    return manager.restore(step, args=ocp.args.StandardRestore(target))
+  except Exception as e:  # orbax and tensorstore raise many types
+    raise _read_error(manager, step, e) from None
 
 
 def _open_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
@@ -214,6 +252,8 @@ def warm_start(workdir: str | pathlib.Path, config: ml_collections.ConfigDict,
   manager, step = _open_run(workdir, config, step)
   try:
     saved = manager.restore(step, args=ocp.args.StandardRestore())
+  except Exception as e:  # orbax and tensorstore raise many types
+    raise _read_error(manager, step, e) from None
   finally:
     manager.close()
   where = f'The checkpoint {pathlib.Path(workdir) / "checkpoints" / str(step)}'

@@ -11,6 +11,7 @@ so that a typo costs seconds, not a compile and a crash deep inside Flax.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import ml_collections
@@ -22,7 +23,6 @@ from inpainting import masks
 from inpainting import models
 from inpainting import prefill as prefill_lib
 from inpainting import state as state_lib
-from inpainting.datasets import common
 
 MODEL_DTYPES = ('float32', 'bfloat16')
 
@@ -94,6 +94,26 @@ def unknown_or_mistyped(config: ml_collections.ConfigDict,
   return problems
 
 
+def non_finite(config: ml_collections.ConfigDict,
+               prefix: str = 'config') -> list[str]:
+  """Fields holding NaN or an infinity, anywhere (in lists too).
+
+  Checked before every other rule: NaN passes any range check written as
+  a comparison (`nan < 0` and `nan >= 0` are both False), and no field
+  here means anything with an infinity.
+  """
+  problems = []
+  for key in config.keys():
+    value, path = config[key], f'{prefix}.{key}'
+    if isinstance(value, ml_collections.ConfigDict):
+      problems += non_finite(value, path)
+      continue
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+      problems.append(f'{path}={value!r}: must be a finite number')
+  return problems
+
+
 def _positive_ints(config, names: tuple[str, ...], problems: list[str]):
   for name in names:
     value = _get(config, name)
@@ -147,10 +167,38 @@ def _mask_problems(mask: ml_collections.ConfigDict, eval_kinds, size: int,
                     '>= 0, and one of them > 0')
 
 
+def _dataset_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """The data's fields, where the data modules (TensorFlow) are installed.
+
+  A process that only trains steps or fills (the benchmark's rows on an
+  accelerator image without TensorFlow) reads no dataset, so it skips them.
+  """
+  try:
+    from inpainting.datasets import common  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return []
+  problems = []
+  if config.dataset.on_bad_input not in common.ON_BAD_INPUT:
+    problems.append('config.dataset.on_bad_input='
+                    f'{config.dataset.on_bad_input!r}: must be one of '
+                    f'{common.ON_BAD_INPUT}')
+  if (config.dataset.name.partition('/')[0] == 'image_folder' and
+      not config.dataset.manual_dir):
+    problems.append("config.dataset.manual_dir=None: dataset.name="
+                    f"{config.dataset.name!r} reads the folder of images "
+                    'named by dataset.manual_dir')
+  if config.image_size != common.IMAGE_SIZE:
+    problems.append(f'config.image_size={config.image_size}: the datasets '
+                    f'are built at {common.IMAGE_SIZE}x{common.IMAGE_SIZE}')
+  return problems
+
+
 def semantic_problems(config: ml_collections.ConfigDict, *,
                       device_count: int,
-                      process_count: int = 1) -> list[str]:
-  """Values that cannot work together (shapes, batch, ranges)."""
+                      process_count: int = 1,
+                      reads_data: bool = True) -> list[str]:
+  """Values that cannot work together (shapes, batch, ranges); the data's
+  fields only where the caller `reads_data`."""
   problems: list[str] = []
   _positive_ints(config, (
       'image_size', 'mask.size', 'batch_size', 'num_train_steps',
@@ -327,18 +375,8 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')
-  if config.dataset.on_bad_input not in common.ON_BAD_INPUT:
-    problems.append('config.dataset.on_bad_input='
-                    f'{config.dataset.on_bad_input!r}: must be one of '
-                    f'{common.ON_BAD_INPUT}')
-  if (config.dataset.name.partition('/')[0] == 'image_folder' and
-      not config.dataset.manual_dir):
-    problems.append("config.dataset.manual_dir=None: dataset.name="
-                    f"{config.dataset.name!r} reads the folder of images "
-                    'named by dataset.manual_dir')
-  if config.image_size != common.IMAGE_SIZE:
-    problems.append(f'config.image_size={config.image_size}: the datasets '
-                    f'are built at {common.IMAGE_SIZE}x{common.IMAGE_SIZE}')
+  if reads_data:
+    problems += _dataset_problems(config)
   examples = config.eval.num_examples
   if examples is not None and (not isinstance(examples, int) or
                                isinstance(examples, bool) or examples <= 0):
@@ -370,7 +408,8 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
 
 def validate(config: ml_collections.ConfigDict, *, device_count: int,
              process_count: int = 1,
-             reference: ml_collections.ConfigDict | None = None) -> None:
+             reference: ml_collections.ConfigDict | None = None,
+             reads_data: bool = True) -> None:
   """Raises one ConfigError listing every problem of `config`, if any.
 
   Args:
@@ -379,15 +418,30 @@ def validate(config: ml_collections.ConfigDict, *, device_count: int,
     process_count: the number of processes.
     reference: a config with every known field (configs/default.py); when
       given, unknown fields and wrong types are reported too.
+    reads_data: whether the caller reads the dataset (False: its fields are
+      not checked, e.g. for a tool that fills the user's own images).
   """
-  problems = []
-  if reference is not None:
+  problems = non_finite(config)
+  if reference is not None and not problems:
     problems = unknown_or_mistyped(config, reference)
   if not problems:
     try:
       problems = semantic_problems(config, device_count=device_count,
-                                   process_count=process_count)
+                                   process_count=process_count,
+                                   reads_data=reads_data)
     except (KeyError, AttributeError, TypeError) as e:
       problems = [f'config: {e!r} (is a field missing or of a wrong type?)']
   if problems:
     raise ConfigError('Invalid config:\n  ' + '\n  '.join(problems))
+
+
+def validate_for_tool(config: ml_collections.ConfigDict, *,
+                      device_count: int = 1, reads_data: bool = True) -> None:
+  """`validate` for a tool's `--config`, against every known field.
+
+  Tools that fill or score on one device (inpaint, texture_frontier) keep
+  `device_count=1`; the benchmark passes its devices.
+  """
+  from configs import default  # pylint: disable=g-import-not-at-top
+  validate(config, device_count=device_count,
+           reference=default.get_config(), reads_data=reads_data)

@@ -13,11 +13,13 @@ traceback.
 from __future__ import annotations
 
 import gc
+import math
 import sys
 from typing import Any, Callable, Sequence
 
 from absl import app
 from absl import flags
+from absl import logging
 
 
 class UserError(Exception):
@@ -54,12 +56,70 @@ def _flag_problem(error: Exception, argv: Sequence[str]) -> str:
   return message.removeprefix('flag ')
 
 
+def _is_finite_number(text: str) -> bool:
+  """False for text that reads as NaN or an infinity ('nan', '-inf', ...)."""
+  try:
+    return math.isfinite(float(text))
+  except ValueError:
+    return True  # not a number at all: the flag's own parser judges it
+
+
+def flag_value_problems(flag_values: flags.FlagValues) -> list[str]:
+  """Values that absl accepts but no command here can use.
+
+  - An empty value given to a flag whose default is None (`--box=`,
+    `--mask=`, `--workdir=`): such a flag means "unset" only when left
+    out, so an empty one would silently fall back to the default.
+  - NaN or an infinity in a number flag or a list of numbers: they pass
+    every range check written as a comparison (`nan < 0` is False).
+  """
+  problems = []
+  for name in sorted(flag_values):
+    flag = flag_values[name]
+    if not flag.present or name == 'config' or '.' in name:
+      continue  # config fields are checked by config_lib
+    value = flag.value
+    if flag.default is None and value in ('', [], ()):
+      problems.append(f'--{name}=: empty; give a value, or leave the flag '
+                      'out')
+      continue
+    # A list flag's items are parsed by its tool (e.g. --strengths=0.5,1):
+    # those that read as numbers are checked here; a plain string flag is
+    # text (a caption may be "inf").
+    is_list = isinstance(value, (list, tuple))
+    if any((isinstance(v, float) and not math.isfinite(v)) or
+           (is_list and isinstance(v, str) and not _is_finite_number(v))
+           for v in (value if is_list else [value])):
+      problems.append(f'--{name}={flag.serialize().split("=", 1)[-1]}: '
+                      'must be a finite number')
+  return problems
+
+
 def parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with every problem reported as one error line."""
   try:
-    return flags.FLAGS(argv)
+    rest = flags.FLAGS(argv)
   except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
     sys.exit(f'error: {_flag_problem(e, argv)}')
+  problems = flag_value_problems(flags.FLAGS)
+  if problems:
+    sys.exit('error: ' + '; '.join(problems))
+  return rest
+
+
+def _collect_quietly() -> None:
+  """gc.collect(), with unraisable exceptions logged at debug level."""
+  previous = sys.unraisablehook
+
+  def log(unraisable):
+    logging.debug('While cleaning up after the error: %s in %r',
+                  unraisable.exc_value, unraisable.object)
+
+  sys.unraisablehook = log
+  try:
+    gc.collect()
+  finally:
+    sys.unraisablehook = previous
 
 
 def exit_on_user_error(main: Callable[[list[str]], Any]
@@ -71,10 +131,19 @@ def exit_on_user_error(main: Callable[[list[str]], Any]
       return main(argv)
     except USER_ERRORS as e:
       message = f'error: {e}'
+    except KeyboardInterrupt:
+      _collect_quietly()
+      print('error: interrupted (Ctrl-C). Files already written are '
+            'complete; a training run resumes from its latest checkpoint '
+            'when rerun.', file=sys.stderr)
+      sys.exit(130)
     # Out of the handler the failed run's frames are free. Among them, a
-    # failed background write's futures report when collected: collect them
-    # now, so that the run ends on its own message.
-    gc.collect()
+    # failed background write's futures, or the coroutines of a failed
+    # checkpoint read that were never awaited, report when collected
+    # ("Exception ignored in: ...", with a traceback each): collect them
+    # now, quietly (they are this failure's debris, logged at debug level),
+    # so that the run ends on its own message.
+    _collect_quietly()
     sys.exit(message)
 
   return wrapped

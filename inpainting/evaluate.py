@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import pathlib
 import time
 from typing import Any, Iterable
@@ -35,6 +36,7 @@ from inpainting import input_pipeline
 from inpainting import masks
 from inpainting import metrics
 from inpainting import state as state_lib
+from inpainting import workdir_lock
 
 # Per-image metrics averaged over a split; 'sharpness' is the split's ratio
 # of the summed fill and real detail (metrics.sharpness).
@@ -282,22 +284,87 @@ def _keep_previous_reports(out: pathlib.Path) -> pathlib.Path | None:
   return folder
 
 
+def _number(value: Any) -> bool:
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
+
+
+def _table_problems(table: Any, where: str) -> list[str]:
+  """What a {'num_examples', 'methods'} table of a report lacks."""
+  if not isinstance(table, dict):
+    return [f'{where}: not an object']
+  problems = []
+  if not isinstance(table.get('num_examples'), int):
+    problems.append(f'{where}.num_examples: missing or not an integer')
+  methods = table.get('methods')
+  if not isinstance(methods, dict) or not methods:
+    return problems + [f'{where}.methods: missing or empty']
+  for method, scores in methods.items():
+    # Every method's scores (sharpness only since it was added).
+    for name in ('l1', 'mse', 'psnr', 'ssim', 'seam'):
+      if not isinstance(scores, dict) or not _number(scores.get(name)):
+        problems.append(f'{where}.methods[{method!r}].{name}: missing or '
+                        'not a number')
+  return problems
+
+
+def report_problems(report: Any) -> list[str]:
+  """Fields of a report.json that `evaluate` writes and readers need, which
+  this one lacks or holds in another shape (an empty list: none)."""
+  if not isinstance(report, dict):
+    return ['the file: not a JSON object']
+  problems = _table_problems(report, 'report')
+  if not isinstance(report.get('step'), int):
+    problems.append('report.step: missing or not an integer')
+  ablation = report.get('caption_ablation')
+  if ablation is not None:
+    if not isinstance(ablation, dict) or not _number(
+        ablation.get('true_mse')):
+      problems.append('report.caption_ablation.true_mse: missing or not a '
+                      'number')
+    else:
+      for kind in ('shuffled', 'zero'):
+        d = ablation.get(f'{kind}_minus_true')
+        if not (isinstance(d, dict) and _number(d.get('mean')) and
+                isinstance(d.get('ci95'), list) and len(d['ci95']) == 2 and
+                all(_number(v) for v in d['ci95'])):
+          problems.append(f'report.caption_ablation.{kind}_minus_true: '
+                          'needs a number mean and a [low, high] ci95')
+  kinds = report.get('mask_kinds', {})
+  if not isinstance(kinds, dict):
+    problems.append('report.mask_kinds: not an object')
+  else:
+    for kind, table in kinds.items():
+      problems += _table_problems(table, f'report.mask_kinds[{kind!r}]')
+  return problems
+
+
 def read_report(folder: pathlib.Path) -> dict:
-  """The `report.json` that `evaluate` wrote into `folder`.
+  """The `report.json` that `evaluate` wrote into `folder`, checked.
 
   Raises:
-    errors.UserError: naming the file, when it is missing or not JSON.
+    errors.UserError: naming the file, when it is missing, not JSON, or
+      not of a report's shape (naming each field that is off).
   """
   path = pathlib.Path(folder) / 'report.json'
   try:
-    return json.loads(path.read_text())
+    report = json.loads(path.read_text())
   except FileNotFoundError:
     raise errors.UserError(
         f'{path}: no such file. Evaluate the run first: python -m '
         f'inpainting.main --config=... --workdir={folder} --mode=evaluate'
     ) from None
-  except json.JSONDecodeError as e:
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise errors.UserError(f'{path}: not valid JSON ({e}).') from None
+  except OSError as e:
+    raise errors.UserError(f'{path}: cannot be read ({e}).') from None
+  problems = report_problems(report)
+  if problems:
+    shown = problems[:5] + ([f'... and {len(problems) - 5} more']
+                            if len(problems) > 5 else [])
+    raise errors.UserError(f'{path}: not a report written by --mode=evaluate'
+                           f' ({"; ".join(shown)}).')
+  return report
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -319,8 +386,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     The report; None on processes other than the primary one, which alone
     scores and writes it.
   """
+  out = pathlib.Path(report_dir or workdir)
   state = inference.restore(config, workdir, step)  # every process: orbax
-  restored_step = int(state.step)
   if jax.process_index() != 0:
     # Scoring needs no collectives: the primary process scores the split
     # once and alone writes the report; the others wait for it.
@@ -329,8 +396,23 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
                  jax.process_count())
     multihost_utils.sync_global_devices('evaluation')
     return None
+  # Held before scoring: an evaluation that cannot write finds out before
+  # it scores the split, not after.
+  with workdir_lock.hold(out, 'an evaluation'):
+    report = _evaluate_and_write(config, workdir, state, out)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('evaluation')
+  return report
+
+
+def _evaluate_and_write(config: ml_collections.ConfigDict, workdir: str,
+                        state: state_lib.GANState,
+                        out: pathlib.Path) -> dict:
+  """`evaluate` on the primary process, which holds `out`'s lock."""
+  restored_step = int(state.step)
   builder = input_pipeline.get_builder(config)
   input_pipeline.check_split(builder, config.eval.split, 'eval.split')
+  input_pipeline.check_held_out(builder, config)
   ds = input_pipeline.create_eval_dataset(
       config, builder, config.eval.split, batch_size=config.eval.batch_size,
       num_examples=config.eval.num_examples, shuffled_captions=True)
@@ -342,8 +424,14 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,
                 hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
-  out = pathlib.Path(report_dir or workdir)
-  out.mkdir(parents=True, exist_ok=True)
+  _score_kinds_and_write(config, state, ds, report, grid, samples, out)
+  return report
+
+
+def _score_kinds_and_write(config, state, ds, report, grid, samples,
+                           out: pathlib.Path) -> None:
+  """Scores the other hole kinds into `report` and writes it all to `out`
+  (whose lock this process holds)."""
   outputs = {'': (grid, samples)}  # file suffix -> (grid, its images)
   for kind in config.eval.mask_kinds:
     if kind == 'centre':
@@ -364,9 +452,6 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     # The grid's images, for tools/compare_runs.py's side-by-side grids.
     np.savez_compressed(out / f'report_samples{suffix}.npz', **kind_samples)
   logging.info('Wrote %s:\n%s', out / 'report.md', _markdown(report))
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices('evaluation')
-  return report
 
 
 def high_pass(images: np.ndarray, sigma: float) -> np.ndarray:

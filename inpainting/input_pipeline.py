@@ -16,6 +16,7 @@ fixed `dataset.num_shards` it is also the same for any number of processes.
 from __future__ import annotations
 
 import errno
+import os
 from typing import Iterator
 
 from absl import logging
@@ -147,6 +148,48 @@ def check_split(builder: tfds.core.DatasetBuilder, split: str,
     raise datasets.common.DatasetError(
         f'config.{field}={split!r}: {builder.info.full_name} has no such '
         f'split; it has {available}.')
+
+
+def _record_ranges(builder: tfds.core.DatasetBuilder,
+                   split: str) -> list[tuple[str, int, int]]:
+  """(file, first record, end) of each run of records a split reads."""
+  return [(os.path.basename(i.filename), i.skip, i.skip + i.take)
+          for i in builder.info.splits[split].file_instructions]
+
+
+def check_held_out(builder: tfds.core.DatasetBuilder,
+                   config: ml_collections.ConfigDict) -> None:
+  """Refuses a held-out split that shares examples with the training split.
+
+  Splits are compared by the records they read, so sub-splits and unions
+  count ('train[90%:]' is inside 'train'; 'train[:90%]' and 'train[90%:]'
+  are disjoint). A deliberate overfitting check sets
+  `eval.allow_train_overlap`.
+
+  Raises:
+    datasets.common.DatasetError: naming both fields and the overlap.
+  """
+  if config.eval.allow_train_overlap:
+    return
+  train_split, eval_split = config.dataset.train_split, config.eval.split
+  if any(part.split('[', 1)[0].strip() not in builder.info.splits
+         for part in train_split.split('+')):
+    return  # scoring on a dataset that has no such split: none trained on
+  trained = _record_ranges(builder, train_split)
+  shared = total = 0
+  for name, start, end in _record_ranges(builder, eval_split):
+    total += end - start
+    for other, lo, hi in trained:
+      if other == name:
+        shared += max(0, min(end, hi) - max(start, lo))
+  if shared:
+    raise datasets.common.DatasetError(
+        f'config.eval.split={eval_split!r} shares {shared} of its {total} '
+        f'examples with config.dataset.train_split={train_split!r} '
+        f'({builder.info.full_name}): the model would be scored on images '
+        'it was trained on. Choose disjoint splits (e.g. train[:90%] and '
+        'train[90%:]), or set config.eval.allow_train_overlap=True for a '
+        'deliberate overfitting check.')
 
 
 def _check_features(builder: tfds.core.DatasetBuilder) -> None:

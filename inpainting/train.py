@@ -36,6 +36,7 @@ from inpainting import input_pipeline
 from inpainting import masks
 from inpainting import state as state_lib
 from inpainting import train_step as train_step_lib
+from inpainting import workdir_lock
 
 
 class NonFiniteLossError(errors.UserError, FloatingPointError):
@@ -118,32 +119,43 @@ def _check_writable(workdir: pathlib.Path) -> None:
 
 
 class _Preemption:
-  """Whether this run was asked to stop (SIGTERM), agreed over processes.
+  """Whether this run was asked to stop (SIGTERM, or Ctrl-C: SIGINT), agreed
+  over processes.
 
-  With one process, SIGTERM sets a flag that the loop reads after each
-  step. With several, JAX's preemption sync point makes every process see
-  the same step, so that they all save it.
+  With one process, either signal sets a flag that the loop reads after
+  each step, which then saves that step and stops; a second Ctrl-C
+  interrupts at once (KeyboardInterrupt), as an impatient user means.
+  With several, JAX's preemption sync point makes every process see the
+  same step, so that they all save it.
   """
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
   def __init__(self):
     self._event = threading.Event()
 
   @contextlib.contextmanager
-  def handling_sigterm(self):
+  def handling_signals(self):
     if (jax.process_count() > 1 or
         threading.current_thread() is not threading.main_thread()):
       yield
       return
-    previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+    previous = {s: signal.signal(s, self._on_signal) for s in self.SIGNALS}
     try:
       yield
     finally:
-      signal.signal(signal.SIGTERM, previous)
+      for s, handler in previous.items():
+        signal.signal(s, handler)
 
-  def _on_sigterm(self, signum, frame):
-    del signum, frame
-    logging.warning('SIGTERM: saving a checkpoint after this step, then '
-                    'stopping.')
+  def _on_signal(self, signum, frame):
+    del frame
+    name = signal.Signals(signum).name
+    if self._event.is_set() and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    logging.warning('%s: saving a checkpoint after this step, then '
+                    'stopping%s.', name,
+                    ' (Ctrl-C again to stop at once, unsaved)'
+                    if signum == signal.SIGINT else '')
     self._event.set()
 
   def reached(self, step: int) -> bool:
@@ -238,6 +250,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                       process_count=jax.process_count())
   workdir = pathlib.Path(workdir).absolute()
   _check_writable(workdir)
+  # The primary process alone writes checkpoints, config and events, so it
+  # alone holds the lock (the others may share its file system).
+  with (workdir_lock.hold(workdir, 'training')
+        if jax.process_index() == 0 else contextlib.nullcontext()):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict,
+                        workdir: pathlib.Path) -> state_lib.GANState:
+  """`train_and_evaluate` in a checked workdir that this process holds."""
   is_chief = jax.process_index() == 0
   if is_chief:
     _write_config(config, workdir)
@@ -247,6 +269,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   input_pipeline.check_split(builder, config.dataset.train_split,
                              'dataset.train_split')
   input_pipeline.check_split(builder, config.eval.split, 'eval.split')
+  input_pipeline.check_held_out(builder, config)
   samples = next(iter(input_pipeline.create_eval_dataset(
       config, builder, config.eval.split,
       batch_size=config.num_sample_images).as_numpy_iterator()))
@@ -314,7 +337,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       history.append(m)
 
   preemption = _Preemption()
-  with preemption.handling_sigterm(), _saves_settled_on_error(manager):
+  with preemption.handling_signals(), _saves_settled_on_error(manager):
     for step in range(start_step + 1, config.num_train_steps + 1):
       batch = next(train_iter)
       p_state, metrics = run_step(

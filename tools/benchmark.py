@@ -71,6 +71,7 @@ import jax
 from ml_collections import config_flags
 
 from inpainting import compilation
+from inpainting import config_lib
 from inpainting import errors
 from inpainting import implementations
 from inpainting import inference
@@ -442,6 +443,8 @@ def main(argv):
   config = FLAGS.config.copy_and_resolve_references()
   with config.unlocked():
     config.batch_size = FLAGS.batch_size
+  config_lib.validate_for_tool(config, device_count=jax.local_device_count(),
+                              reads_data=FLAGS.pipeline)
   # The compile time is measured, not read from a cache.
   jax.config.update('jax_enable_compilation_cache', False)
   if FLAGS.contender:

@@ -171,37 +171,44 @@ def markdown(reports: dict[str, dict]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def side_by_side(workdirs: dict[str, pathlib.Path], suffix: str,
-                 path: pathlib.Path) -> bool:
-  """masked | each run's fill | target, from `report_samples<suffix>.npz`.
-
-  Returns:
-    Whether the grid was written: every run has the samples, of the same
-    images and holes.
-  """
+def read_samples(workdirs: dict[str, pathlib.Path],
+                 suffix: str) -> dict[str, dict[str, np.ndarray]] | None:
+  """Each run's `report_samples<suffix>.npz`, or None (logged) when a run
+  has none, or they are not of the same images and holes."""
   samples = {}
   for name, workdir in workdirs.items():
+    path = workdir / f'report_samples{suffix}.npz'
     try:
-      with np.load(workdir / f'report_samples{suffix}.npz') as data:
+      with np.load(path) as data:
         samples[name] = {k: data[k] for k in data.files}
     except FileNotFoundError:
       logging.warning('%s has no report_samples%s.npz (evaluated before it '
                       'was written): no side-by-side grid%s.', workdir,
                       suffix, suffix)
-      return False
+      return None
+    except (OSError, ValueError, EOFError) as e:
+      raise errors.UserError(f'{path}: not readable ({e}).') from None
+    missing = {'masked', 'model', 'target', 'captions'} - samples[name].keys()
+    if missing:
+      raise errors.UserError(f'{path}: lacks {sorted(missing)}; is it a '
+                             'file --mode=evaluate wrote?')
   first = next(iter(samples.values()))
   if not all(np.array_equal(s['target'], first['target']) and
              np.array_equal(s['masked'], first['masked'])
              for s in samples.values()):
     logging.warning('The runs were evaluated on different images or holes: '
                     'no side-by-side grid%s.', suffix)
-    return False
-  grid = grids.image_grid(
+    return None
+  return samples
+
+
+def side_by_side(samples: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
+  """masked | each run's fill | target, enlarged, as one image."""
+  first = next(iter(samples.values()))
+  return grids.image_grid(
       [first['masked'], *(s['model'] for s in samples.values()),
        first['target']], captions=[str(c) for c in first['captions']],
       titles=['masked', *samples, 'target'])
-  Image.fromarray(grid).save(path)
-  return True
 
 
 def plot(curves: dict[str, dict[str, list[tuple[int, float]]]],
@@ -252,19 +259,24 @@ def main(argv):
     if path.exists():
       raise errors.UserError(f'{path} exists; choose another --output (it '
                              'is never overwritten).')
+  # Every input is read before anything is written.
   curves = {n: read_curves(w) for n, w in zip(names, workdirs)}
   for name, run in curves.items():
     logging.info('%s: %d of %d curves (%s).', name, len(run), len(CURVES),
                  ', '.join(sorted(run)))
   sizes = {n: batch_size(w, reports[n]) for n, w in zip(names, workdirs)}
+  samples = {s: read_samples(dict(zip(names, workdirs)), s)
+             for s in suffixes}
+  table = markdown(reports)
   table_path.parent.mkdir(parents=True, exist_ok=True)
-  table_path.write_text(markdown(reports))
+  table_path.write_text(table)
   plot(curves, sizes, plot_path)
   logging.info('Wrote %s and %s.', table_path, plot_path)
   for suffix, path in grid_paths.items():
-    if side_by_side(dict(zip(names, workdirs)), suffix, path):
+    if samples[suffix] is not None:
+      Image.fromarray(side_by_side(samples[suffix])).save(path)
       logging.info('Wrote %s.', path)
-  print(markdown(reports))
+  print(table)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,9 @@ Each image (any size, any colour mode) is centre-cropped to a square and
 resized to the model's 64x64; the hole is filled by the generator and
 written as `<output_dir>/<name>_inpainted.png` (files of the same name get
 `-2`, `-3`, ... in argument order: a/good.jpg, b/good.png -> good,
-good-2). The hole is the config's centre square, or --mask: an image file
+good-2). No existing file is replaced: a name that is taken (an earlier
+result, or any file of yours) becomes the next free `-N` one, unless
+--overwrite (which never replaces an input image). The hole is the config's centre square, or --mask: an image file
 of any size whose white (bright) pixels are missing, centre-cropped and
 resized like the images (a 64x64 pixel is missing if any part of it is;
 a mask the size of the photo lines up with it), or --box: a rectangle in
@@ -31,6 +33,7 @@ import numpy as np
 from ml_collections import config_flags
 from PIL import Image
 
+from inpainting import config_lib
 from inpainting import errors
 from inpainting import images
 from inpainting import inference
@@ -51,6 +54,9 @@ flags.DEFINE_string('mask', None, 'An image file whose white pixels are the '
                     'hole (any size; cropped and resized like the images).')
 flags.DEFINE_list('box', None, 'The hole as top,left,height,width in the '
                   '64x64 model input.')
+flags.DEFINE_bool('overwrite', False, 'Replace existing output files (never '
+                  'an input image). Without it, an existing name gets the '
+                  'next free one: x_inpainted-2.png, ...')
 flags.mark_flags_as_required(['config', 'workdir', 'output_dir'])
 
 
@@ -134,9 +140,54 @@ def output_stems(paths: list[str]) -> list[str]:
   return stems
 
 
-def _save(image: np.ndarray, path: pathlib.Path) -> None:
+def output_paths(output_dir: pathlib.Path, names: list[str],
+                 inputs: list[str], overwrite: bool) -> list[pathlib.Path]:
+  """Where each output goes, decided before anything is written.
+
+  Without `overwrite`, a name whose file exists (an earlier run's result,
+  or any file of the user's) becomes the next free `<stem>-N<suffix>`, so
+  that no existing file is ever replaced. With it, existing outputs are
+  replaced, but never one of this call's input images.
+
+  Args:
+    output_dir: the output folder.
+    names: the wanted file names, distinct.
+    inputs: this call's input image paths.
+    overwrite: --overwrite.
+
+  Raises:
+    errors.UserError: with `overwrite`, when an output is an input.
+  """
+  inputs_resolved = {pathlib.Path(p).resolve() for p in inputs}
+  paths, taken = [], set()
+  for name in names:
+    path = output_dir / name
+    if overwrite:
+      if path.resolve() in inputs_resolved:
+        raise errors.UserError(
+            f'{path} is one of the input images; --overwrite replaces '
+            'earlier results, never an input. Choose another --output_dir.')
+    else:
+      n = 1
+      while path.exists() or path in taken:
+        n += 1
+        path = output_dir / f'{pathlib.Path(name).stem}-{n}{pathlib.Path(name).suffix}'
+    taken.add(path)
+    paths.append(path)
+  return paths
+
+
+def _save(image: np.ndarray, path: pathlib.Path, overwrite: bool) -> None:
+  """Writes a PNG; without `overwrite`, only as a new file (an existing one,
+  appeared since the names were chosen, is an error, never replaced)."""
   try:
-    Image.fromarray(image).save(path)
+    with open(path, 'wb' if overwrite else 'xb') as f:
+      Image.fromarray(image).save(f, format='PNG')
+  except FileExistsError:
+    raise errors.UserError(
+        f'{path} appeared while this ran (another process writing into '
+        '--output_dir?); it was left as it is. Rerun to pick a free name.'
+    ) from None
   except OSError as e:
     raise errors.UserError(
         f'Could not write {path}: {e.strerror or e}. Is --output_dir '
@@ -157,12 +208,21 @@ def make_output_dir(output_dir: str) -> pathlib.Path:
 
 
 def inpaint_files(config, state, paths, captions, default_caption,
-                  output_dir: pathlib.Path, paste, mask):
-  """Fills each file's hole (`mask`, [H, W, 1]); returns the written paths."""
+                  output_dir: pathlib.Path, paste, mask, overwrite=False):
+  """Fills each file's hole (`mask`, [H, W, 1]); returns the written paths.
+
+  Every input is read and every output name chosen before the first file
+  is written.
+  """
   size = config.image_size
   originals = [images.load_rgb(p) for p in paths]
   texts = [captions.get(pathlib.Path(p).name, default_caption)
            for p in paths]
+  names = []
+  for stem in output_stems(paths):
+    names += [f'{stem}_inpainted.png'] + ([f'{stem}_full.png'] if paste
+                                          else [])
+  outputs = iter(output_paths(output_dir, names, paths, overwrite))
   batch = {
       'image': np.stack([images.centre_crop_resize(o, size)
                          for o in originals]).astype(np.float32) / 127.5 - 1,
@@ -174,14 +234,13 @@ def inpaint_files(config, state, paths, captions, default_caption,
   }
   filled = masks.to_uint8(inference.fill(state, batch, config))
   written = []
-  for path, stem, original, result, text in zip(
-      paths, output_stems(paths), originals, filled, texts):
-    out = output_dir / f'{stem}_inpainted.png'
-    _save(result, out)
+  for path, original, result, text in zip(paths, originals, filled, texts):
+    out = next(outputs)
+    _save(result, out, overwrite)
     written.append(out)
     if paste:
-      full = output_dir / f'{stem}_full.png'
-      _save(paste_back(original, result, mask), full)
+      full = next(outputs)
+      _save(paste_back(original, result, mask), full, overwrite)
       written.append(full)
     logging.info('%s (caption %r) -> %s', path, text, out)
   return written
@@ -202,11 +261,12 @@ def main(argv):
       raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
                              'object {"file name": "caption"}.')
   config = FLAGS.config
+  config_lib.validate_for_tool(config, reads_data=False)
   mask = hole_from_flags(config.image_size, config.mask.size)
-  output_dir = make_output_dir(FLAGS.output_dir)
   state = inference.restore(config, FLAGS.workdir, FLAGS.step)
+  output_dir = make_output_dir(FLAGS.output_dir)
   inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,
-                FLAGS.paste_back, mask)
+                FLAGS.paste_back, mask, FLAGS.overwrite)
 
 
 if __name__ == '__main__':

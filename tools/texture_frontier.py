@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np
 from PIL import Image
 
+from inpainting import config_lib
 from inpainting import errors
 from inpainting import evaluate
 from inpainting import grids
@@ -182,9 +183,11 @@ def main(argv):
       raise errors.UserError(f'--output: {path} exists; name another file '
                              '(nothing is overwritten).')
   config = FLAGS.config
+  config_lib.validate_for_tool(config)
   state = inference.restore(config, FLAGS.workdir, FLAGS.step)
   builder = input_pipeline.get_builder(config)
   input_pipeline.check_split(builder, config.eval.split, 'eval.split')
+  input_pipeline.check_held_out(builder, config)
   ds = input_pipeline.create_eval_dataset(
       config, builder, config.eval.split, batch_size=config.eval.batch_size,
       num_examples=config.eval.num_examples)

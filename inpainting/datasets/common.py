@@ -27,6 +27,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import os
 import pathlib
@@ -47,6 +48,8 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.tif',
                     '.tiff')
 # Images decoded per parallel chunk while writing a split (bounds memory).
 _CHUNK = 2048
+# The split that training reads by default; the others are held out.
+TRAIN_SPLIT = 'train'
 
 
 class DatasetError(errors.UserError, ValueError):
@@ -262,25 +265,84 @@ def embed_captions(splits: Iterable[Sequence[Item]]) -> dict[str, np.ndarray]:
   return text_encoder.embed_unique(text_encoder.TextEncoder(), captions)
 
 
+def _workers() -> int:
+  return min(32, (os.cpu_count() or 1) + 2)
+
+
+def load_example_images(source: Source, items: Sequence[Item],
+                        log: BadInputLog
+                        ) -> Iterator[tuple[Item, np.ndarray | None]]:
+  """(item, its 64x64 image or None if bad) for each item, in order,
+  decoded in parallel threads (PIL releases the GIL while it decodes and
+  resizes, so threads use all cores)."""
+  load: Callable[[Item], np.ndarray | None] = (
+      lambda item: load_example_image(source, item.path, log))
+  with concurrent.futures.ThreadPoolExecutor(_workers()) as pool:
+    for start in range(0, len(items), _CHUNK):
+      chunk = items[start:start + _CHUNK]
+      yield from zip(chunk, pool.map(load, chunk))
+
+
+def image_digest(image: np.ndarray) -> bytes:
+  """SHA-256 of an example image's pixels: equal iff the images are."""
+  return hashlib.sha256(np.ascontiguousarray(image).tobytes()).digest()
+
+
+class HeldOutCopies:
+  """Finds training images whose pixels equal a held-out image's.
+
+  Datasets are not always clean: Tiny ImageNet's archive holds 4 of its
+  validation photographs, byte for byte, among its training images, and a
+  folder of photographs can hold a copy under two names. A model trained
+  on such a copy is scored on an image it has seen. The building of the
+  training split asks this, for each image, and leaves the copies out
+  (logged, and listed in the dataset's metadata, `held_out_copies`); the
+  held-out splits stay whole, so their figures stay comparable. Exact
+  copies only (after the 64x64 resize): a mirrored or re-encoded copy is
+  not found.
+  """
+
+  def __init__(self, held_out: dict[str, tuple[Source, Sequence[Item]]]):
+    self._held_out = held_out
+    self._digests: dict[bytes, str] | None = None
+    self.found: list[str] = []
+
+  def _held_out_digests(self) -> dict[bytes, str]:
+    if self._digests is None:
+      self._digests = {}
+      quiet = BadInputLog('skip')  # each split's own build reports them
+      for source, items in self._held_out.values():
+        for item, image in load_example_images(source, items, quiet):
+          if image is not None:
+            self._digests.setdefault(image_digest(image),
+                                     source.describe(item.path))
+    return self._digests
+
+  def is_copy(self, source: Source, item: Item, image: np.ndarray) -> bool:
+    """Whether a training image is a copy of a held-out one (then noted)."""
+    original = self._held_out_digests().get(image_digest(image))
+    if original is None:
+      return False
+    copy = f'{source.describe(item.path)} = {original}'
+    logging.warning('Leaving out of the training split a copy of a held-out '
+                    'image: %s.', copy)
+    self.found.append(copy)
+    return True
+
+
 def generate_examples(source: Source, items: Sequence[Item],
                       embeddings: dict[str, np.ndarray], log: BadInputLog,
-                      workers: int | None = None
+                      copies: HeldOutCopies | None = None
                       ) -> Iterator[tuple[str, dict]]:
   """(key, example) for each item, its image decoded in parallel threads.
 
-  PIL releases the GIL while it decodes and resizes, so threads use all
-  cores. Items whose image is bad go to `log` (stop or skip).
+  Items whose image is bad go to `log` (stop or skip); with `copies` (the
+  training split), images that copy a held-out one are left out.
   """
-  workers = workers or min(32, (os.cpu_count() or 1) + 2)
-  load: Callable[[Item], np.ndarray | None] = (
-      lambda item: load_example_image(source, item.path, log))
-  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    for start in range(0, len(items), _CHUNK):
-      chunk = items[start:start + _CHUNK]
-      for item, image in zip(chunk, pool.map(load, chunk)):
-        if image is None:
-          continue
-        yield item.key, {
+  for item, image in load_example_images(source, items, log):
+    if image is None or (copies and copies.is_copy(source, item, image)):
+      continue
+    yield item.key, {
             'image': image,
             'captions': list(item.captions),
             'embeddings': np.stack([embeddings[c] for c in item.captions]),
@@ -292,12 +354,13 @@ class CaptionedImageBuilder(tfds.core.GeneratorBasedBuilder, abc.ABC):
   """A builder of captioned 64x64 images with the policy for bad input.
 
   Subclasses implement `_split_generators`, returning
-  `self._generate_examples(source, items, embeddings)` per split, and may
+  `self._split_examples({split: (source, items)}, embeddings)`, and may
   add features with `_extra_features`.
   """
 
   def __init__(self, *, on_bad_input: str = 'stop', **kwargs):
     self._bad_input = BadInputLog(on_bad_input)
+    self._copies: HeldOutCopies | None = None
     super().__init__(**kwargs)
 
   def _extra_features(self) -> dict[str, tfds.features.FeatureConnector]:
@@ -309,15 +372,41 @@ class CaptionedImageBuilder(tfds.core.GeneratorBasedBuilder, abc.ABC):
         metadata=tfds.core.MetadataDict(),
         supervised_keys=None)
 
+  def _split_examples(self, splits: dict[str, tuple[Source, Sequence[Item]]],
+                      embeddings: dict[str, np.ndarray]) -> dict:
+    """What `_split_generators` returns: each split's examples, the training
+    split's without copies of held-out images (`HeldOutCopies`).
+
+    Args:
+      splits: {split name: (its source, its items)}.
+      embeddings: {caption: embedding} of every caption.
+    """
+    copies = HeldOutCopies({name: split for name, split in splits.items()
+                            if name != TRAIN_SPLIT})
+    self._copies = copies
+    return {name: self._generate_examples(
+        source, items, embeddings, copies if name == TRAIN_SPLIT else None)
+            for name, (source, items) in splits.items()}
+
   def _generate_examples(self, source: Source, items: Sequence[Item],
-                         embeddings: dict[str, np.ndarray]):
-    yield from generate_examples(source, items, embeddings, self._bad_input)
+                         embeddings: dict[str, np.ndarray],
+                         copies: HeldOutCopies | None = None):
+    yield from generate_examples(source, items, embeddings, self._bad_input,
+                                 copies)
     # Runs when the split is written, before TFDS saves the metadata.
     self.info.metadata['skipped_inputs'] = list(self._bad_input.skipped)
+    if copies is not None:
+      self.info.metadata['held_out_copies'] = list(copies.found)
 
   def _download_and_prepare(self, dl_manager, download_config=None):
     self.info.metadata['skipped_inputs'] = []
+    self.info.metadata['held_out_copies'] = []
     super()._download_and_prepare(dl_manager, download_config)
+    if self._copies is not None and self._copies.found:
+      logging.warning(
+          'Built %s without %d training image(s) that copy held-out ones; '
+          "they are listed above and in the dataset's metadata "
+          '(held_out_copies).', self.name, len(self._copies.found))
     skipped = self._bad_input.skipped
     if skipped:
       logging.warning(

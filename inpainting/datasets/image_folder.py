@@ -146,8 +146,13 @@ def assign_splits(relatives: list[str]) -> dict[str, list[str]]:
 class ImageFolder(common.CaptionedImageBuilder):
   """A folder of images (`dataset.manual_dir`), optionally captioned."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release.',
+      '1.1.0': 'The training split leaves out exact copies of held-out '
+               "images (common.HeldOutCopies; the metadata's "
+               'held_out_copies).',
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Point dataset.manual_dir at the folder of images.')
 
@@ -194,8 +199,9 @@ class ImageFolder(common.CaptionedImageBuilder):
                                         captions=captions,
                                         extra={'file_name': rel}))
     embeddings = common.embed_captions(items.values())
-    return {split: self._generate_examples(source, split_items, embeddings)
-            for split, split_items in items.items()}
+    return self._split_examples(
+        {split: (source, split_items) for split, split_items in items.items()},
+        embeddings)
 
   def _txt_captions(self, source: common.Source, top: str, rel: str,
                     present: set[str]) -> tuple[str, ...]:

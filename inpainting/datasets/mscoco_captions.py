@@ -81,8 +81,13 @@ def items_from_captions_json(data: dict, where: str, image_dir: str,
 class MscocoCaptions(common.CaptionedImageBuilder):
   """MSCOCO 2014 / 2017 captions at 64x64."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release.',
+      '1.1.0': 'The training split leaves out exact copies of held-out '
+               "images (common.HeldOutCopies; the metadata's "
+               'held_out_copies).',
+  }
   BUILDER_CONFIGS = [
       MscocoCaptionsConfig(name='2014', year='2014',
                          description='train2014 / val2014 (the seed).'),
@@ -125,5 +130,6 @@ class MscocoCaptions(common.CaptionedImageBuilder):
           common.read_json_bytes(data, annotations.describe(name)),
           annotations.describe(name), image_dir, self._bad_input)
     embeddings = common.embed_captions(items.values())
-    return {split: self._generate_examples(sources[split], items[split], embeddings)
-            for split in SPLITS}
+    return self._split_examples(
+        {split: (sources[split], items[split]) for split in SPLITS},
+        embeddings)

@@ -70,8 +70,13 @@ def _parse_lines(text: str, where: str, fields: int) -> list[list[str]]:
 class TinyImagenet(common.CaptionedImageBuilder):
   """Tiny ImageNet with captions made from the class names."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'First release.',
+      '1.1.0': 'The training split leaves out exact copies of held-out '
+               "images (common.HeldOutCopies; the metadata's "
+               'held_out_copies).',
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f'Put tiny-imagenet-200.zip (from {URL}) or the folder it extracts '
       'to, tiny-imagenet-200/, in the manual dir (dataset.manual_dir).')
@@ -141,7 +146,6 @@ class TinyImagenet(common.CaptionedImageBuilder):
                                            'file_name': file_name}))
 
     embeddings = common.embed_captions((train, validation))
-    return {
-        'train': self._generate_examples(source, train, embeddings),
-        'validation': self._generate_examples(source, validation, embeddings),
-    }
+    return self._split_examples({'train': (source, train),
+                                 'validation': (source, validation)},
+                                embeddings)
