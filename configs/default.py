@@ -1,4 +1,4 @@
-"""Every field of a run, with the seed's values (README, "The model").
+"""Every field of a run, with the seed's values (docs/model.md).
 
 Variants import this and override fields; from the command line,
 `--config.FIELD=VALUE` overrides any of them. Every config takes a dataset
@@ -33,6 +33,9 @@ def set_dataset(config: ml_collections.ConfigDict,
 def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   """The seed's architecture and losses; the embedded dataset by default."""
   config = ml_collections.ConfigDict()
+  # What is trained (inpainting/methods.py): 'context_encoder', the seed's
+  # generator and critic.
+  config.method = 'context_encoder'
   config.seed = 0
   # Start from another run's networks (checkpoints.warm_start): the
   # checkpoint at init.step (None: the latest) in init.workdir gives the

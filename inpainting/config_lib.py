@@ -20,6 +20,7 @@ from inpainting import errors
 from inpainting import implementations
 from inpainting import losses
 from inpainting import masks
+from inpainting import methods
 from inpainting import models
 from inpainting import prefill as prefill_lib
 from inpainting import state as state_lib
@@ -193,48 +194,38 @@ def _dataset_problems(config: ml_collections.ConfigDict) -> list[str]:
   return problems
 
 
-def semantic_problems(config: ml_collections.ConfigDict, *,
-                      device_count: int,
-                      process_count: int = 1,
-                      reads_data: bool = True) -> list[str]:
-  """Values that cannot work together (shapes, batch, ranges); the data's
-  fields only where the caller `reads_data`."""
-  problems: list[str] = []
-  _positive_ints(config, (
-      'image_size', 'mask.size', 'batch_size', 'num_train_steps',
-      'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
-      'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
-      'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
-      'model.kernel_size', 'model.caption_features', 'loss.band',
-      'mask.box_min', 'mask.box_max', 'mask.max_strokes', 'mask.max_vertices',
-      'mask.max_length', 'mask.min_width', 'mask.max_width'), problems)
-  if problems:
-    return problems  # the checks below do arithmetic on these
+def _choice(problems: list[str], path: str, value: Any,
+            registry: Any, extra: tuple[str, ...] = ()) -> bool:
+  """Checks that `value` names an entry of `registry` (or of `extra`)."""
+  known = (*extra, *registry)
+  if value in known:
+    return True
+  problems.append(f'config.{path}={value!r}: must be one of '
+                  f'{sorted(known) if isinstance(registry, dict) else known}')
+  return False
 
-  size, hole = config.image_size, config.mask.size
+
+def _shape_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """The hole, the networks' depths and widths against the image size."""
+  problems = []
+  size, hole, model = config.image_size, config.mask.size, config.model
   if hole >= size:
     problems.append(f'config.mask.size={hole}: the hole must be smaller than '
                     f'config.image_size={size}, leaving a border to see')
   elif (size - hole) % 2:
     problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
                     'the hole must be even, so that the hole is centred')
-  _mask_problems(config.mask, config.eval.mask_kinds, size, problems)
-
-  model = config.model
-  encoder_ok = _check_features(config, 'model.encoder_features', problems)
-  decoder_ok = _check_features(config, 'model.decoder_features', problems)
-  critic_ok = _check_features(config, 'model.critic_features', problems)
-  for name, ok in (('encoder_features', encoder_ok),
-                   ('critic_features', critic_ok)):
-    if not ok:
-      continue
-    depth = len(model[name])
-    if size % 2**depth:
+  ok = {name: _check_features(config, f'model.{name}', problems)
+        for name in ('encoder_features', 'decoder_features',
+                     'critic_features')}
+  for name in ('encoder_features', 'critic_features'):
+    depth = len(model[name]) if ok[name] else 0
+    if depth and size % 2**depth:
       problems.append(
           f'config.model.{name}={tuple(model[name])}: {depth} stride-2 '
           f'layers need config.image_size={size} to be divisible by '
           f'2**{depth}={2**depth}')
-  if encoder_ok and decoder_ok:
+  if ok['encoder_features'] and ok['decoder_features']:
     if len(model.decoder_features) != len(model.encoder_features):
       problems.append(
           f'config.model.decoder_features={tuple(model.decoder_features)}: '
@@ -245,49 +236,47 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       problems.append(
           f'config.model.decoder_features={tuple(model.decoder_features)}: '
           'the last entry is the output image and must be 3 (RGB)')
-
-  for name in ('activation', 'critic_activation', 'output_activation'):
-    if model[name] not in models.ACTIVATIONS:
-      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
-                      f'{sorted(models.ACTIVATIONS)}')
-  for name, known in (('conv_impl', implementations.CONVOLUTIONS),
-                      ('batch_norm_impl', implementations.BATCH_NORMS)):
-    if model[name] != 'auto' and model[name] not in known:
-      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
-                      f"{('auto', *known)}")
-  for name, known in (('caption_conditioning', models.GENERATOR_CONDITIONING),
-                      ('critic_conditioning', models.CRITIC_CONDITIONING),
-                      ('critic_head', models.CRITIC_HEADS)):
-    if model[name] not in known:
-      problems.append(f'config.model.{name}={model[name]!r}: must be one of '
-                      f'{sorted(known)}')
-  if model.critic_view not in models.CRITIC_VIEWS:
-    problems.append(f'config.model.critic_view={model.critic_view!r}: must '
-                    f'be one of {sorted(models.CRITIC_VIEWS)}')
-  elif model.critic_view in ('local', 'global_local'):
+  if model.critic_view in ('local', 'global_local'):
     window = model.critic_window
     if not 0 < window <= size:
       problems.append(f'config.model.critic_window={window!r}: the local '
                       f'critic\'s window must fit in the image (1 to {size})')
-    elif critic_ok and window % 2**len(model.critic_features):
+    elif ok['critic_features'] and window % 2**len(model.critic_features):
       problems.append(
           f'config.model.critic_window={window}: '
           f'{len(model.critic_features)} stride-2 layers '
           f'(config.model.critic_features) need it divisible by '
           f'{2**len(model.critic_features)}')
-  if config.loss.adversarial not in losses.ADVERSARIAL_LOSSES:
-    problems.append(f'config.loss.adversarial={config.loss.adversarial!r}: '
-                    f'must be one of {sorted(losses.ADVERSARIAL_LOSSES)}')
-  if config.loss.reconstruction not in losses.RECONSTRUCTION_LOSSES:
-    problems.append('config.loss.reconstruction='
-                    f'{config.loss.reconstruction!r}: must be one of '
-                    f'{list(losses.RECONSTRUCTION_LOSSES)}')
-  if config.optimizer.critic_steps < 1:
-    problems.append('config.optimizer.critic_steps='
-                    f'{config.optimizer.critic_steps!r}: must be >= 1')
-  if model.upsampling not in implementations.UPSAMPLING:
-    problems.append(f'config.model.upsampling={model.upsampling!r}: must be '
-                    f'one of {implementations.UPSAMPLING}')
+  return problems
+
+
+def _model_problems(model: ml_collections.ConfigDict) -> list[str]:
+  """`config.model`: each name against its registry, and what goes with
+  what."""
+  problems = []
+  for name in ('activation', 'critic_activation', 'output_activation'):
+    _choice(problems, f'model.{name}', model[name], models.ACTIVATIONS)
+  _choice(problems, 'model.conv_impl', model.conv_impl,
+          implementations.CONVOLUTIONS, ('auto',))
+  _choice(problems, 'model.batch_norm_impl', model.batch_norm_impl,
+          implementations.BATCH_NORMS, ('auto',))
+  _choice(problems, 'model.upsampling', model.upsampling,
+          implementations.UPSAMPLING)
+  _choice(problems, 'model.caption_conditioning', model.caption_conditioning,
+          models.GENERATOR_CONDITIONING)
+  _choice(problems, 'model.critic_conditioning', model.critic_conditioning,
+          models.CRITIC_CONDITIONING)
+  _choice(problems, 'model.critic_head', model.critic_head,
+          models.CRITIC_HEADS)
+  _choice(problems, 'model.critic_view', model.critic_view,
+          models.CRITIC_VIEWS)
+  _choice(problems, 'model.dtype', model.dtype, MODEL_DTYPES)
+  if (_choice(problems, 'model.prefill', model.prefill, prefill_lib.PREFILLS)
+      and model.prefill != 'none' and model.output_activation != 'tanh'):
+    problems.append(f'config.model.prefill={model.prefill!r} corrects its '
+                    "guess through tanh: needs config.model."
+                    f"output_activation='tanh', not "
+                    f'{model.output_activation!r}')
   if model.decoder_kernel_size is not None and model.decoder_kernel_size < 1:
     problems.append('config.model.decoder_kernel_size='
                     f'{model.decoder_kernel_size!r}: must be positive or '
@@ -313,34 +302,40 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
                     f'{tuple(model.decoder_features)!r}, '
                     'full_resolution_features='
                     f'{model.full_resolution_features!r})')
-  if model.prefill not in prefill_lib.PREFILLS:
-    problems.append(f'config.model.prefill={model.prefill!r}: must be one '
-                    f'of {sorted(prefill_lib.PREFILLS)}')
-  elif model.prefill != 'none' and model.output_activation != 'tanh':
-    problems.append(f'config.model.prefill={model.prefill!r} corrects its '
-                    "guess through tanh: needs config.model."
-                    f"output_activation='tanh', not "
-                    f'{model.output_activation!r}')
   if model.film_encoder and model.caption_conditioning != 'film':
     problems.append('config.model.film_encoder=True: needs '
                     "config.model.caption_conditioning='film'")
-  if model.dtype not in MODEL_DTYPES:
-    problems.append(f'config.model.dtype={model.dtype!r}: must be one of '
-                    f'{MODEL_DTYPES}')
   if not 0 <= model.batch_norm_momentum < 1:
     problems.append('config.model.batch_norm_momentum='
                     f'{model.batch_norm_momentum!r}: must be in [0, 1)')
+  return problems
 
-  for name in ('reconstruction_weight', 'adversarial_weight', 'edge_weight',
-               'known_weight', 'r1_weight', 'feature_matching_weight'):
-    if config.loss[name] < 0:
-      problems.append(f'config.loss.{name}={config.loss[name]!r}: must be '
-                      '>= 0')
-  if (not isinstance(config.loss.r1_interval, int) or
-      config.loss.r1_interval < 1):
-    problems.append(f'config.loss.r1_interval={config.loss.r1_interval!r}: '
+
+def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """`config.loss`: its choices, and every term's weight (the registry's)."""
+  problems, loss = [], config.loss
+  _choice(problems, 'loss.adversarial', loss.adversarial,
+          losses.ADVERSARIAL_LOSSES)
+  _choice(problems, 'loss.reconstruction', loss.reconstruction,
+          losses.RECONSTRUCTION_LOSSES)
+  weights = [term.weight for term in losses.GENERATOR_TERMS.values()]
+  for name in (*weights, 'edge_weight', 'known_weight', 'r1_weight'):
+    if loss[name] < 0:
+      problems.append(f'config.loss.{name}={loss[name]!r}: must be >= 0')
+  if not isinstance(loss.r1_interval, int) or loss.r1_interval < 1:
+    problems.append(f'config.loss.r1_interval={loss.r1_interval!r}: '
                     'must be an integer >= 1 (1: every step)')
-  opt = config.optimizer
+  if loss.noise_free_reconstruction and not config.model.noise_levels:
+    problems.append('config.loss.noise_free_reconstruction=True scores the '
+                    'generator without its noise inputs; it needs '
+                    'config.model.noise_levels > 0')
+  return problems
+
+
+def _optimizer_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """`config.optimizer`: rates, Adam's constants, the schedule, the
+  average."""
+  problems, opt = [], config.optimizer
   for name in ('generator_learning_rate', 'critic_learning_rate',
                'grad_clip_norm', 'eps'):
     if opt[name] <= 0:
@@ -349,9 +344,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     if not 0 <= opt[name] < 1:
       problems.append(f'config.optimizer.{name}={opt[name]!r}: must be in '
                       '[0, 1)')
-  if opt.schedule not in state_lib.SCHEDULES:
-    problems.append(f'config.optimizer.schedule={opt.schedule!r}: must be '
-                    f'one of {state_lib.SCHEDULES}')
+  if opt.critic_steps < 1:
+    problems.append(f'config.optimizer.critic_steps={opt.critic_steps!r}: '
+                    'must be >= 1')
+  _choice(problems, 'optimizer.schedule', opt.schedule, state_lib.SCHEDULES)
   decay_steps = state_lib.decay_steps(config)
   if opt.decay_steps is not None and opt.decay_steps <= 0:
     problems.append(f'config.optimizer.decay_steps={opt.decay_steps!r}: '
@@ -363,20 +359,29 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if not 0 <= opt.ema_decay < 1:
     problems.append(f'config.optimizer.ema_decay={opt.ema_decay!r}: must be '
                     'in [0, 1) (0: off)')
+  return problems
+
+
+def _inference_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """Caption dropout and the fill's options (guidance, noise scale)."""
+  problems = []
   if config.guidance < 0:
     problems.append(f'config.guidance={config.guidance!r}: must be >= 0')
-  if config.loss.noise_free_reconstruction and not model.noise_levels:
-    problems.append('config.loss.noise_free_reconstruction=True scores the '
-                    'generator without its noise inputs; it needs '
-                    'config.model.noise_levels > 0')
   if config.noise_scale < 0:
     problems.append(f'config.noise_scale={config.noise_scale!r}: must be '
                     '>= 0')
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')
-  if reads_data:
-    problems += _dataset_problems(config)
+  return problems
+
+
+def _run_problems(config: ml_collections.ConfigDict, device_count: int,
+                  process_count: int) -> list[str]:
+  """The method, evaluation's size, the input stream, and the batch over
+  devices, processes and shards."""
+  problems = []
+  _choice(problems, 'method', config.method, methods.METHODS)
   examples = config.eval.num_examples
   if examples is not None and (not isinstance(examples, int) or
                                isinstance(examples, bool) or examples <= 0):
@@ -385,7 +390,6 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
   if config.dataset.prefetch < 0:
     problems.append(f'config.dataset.prefetch={config.dataset.prefetch!r}: '
                     'must be >= 0')
-
   if config.batch_size % device_count:
     problems.append(f'config.batch_size={config.batch_size}: must be '
                     f'divisible by the number of devices ({device_count})')
@@ -403,6 +407,36 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
         problems.append(f'config.batch_size={config.batch_size}: must be '
                         'divisible by config.dataset.num_shards='
                         f'{shards}')
+  return problems
+
+
+def semantic_problems(config: ml_collections.ConfigDict, *,
+                      device_count: int,
+                      process_count: int = 1,
+                      reads_data: bool = True) -> list[str]:
+  """Values that cannot work together (shapes, batch, ranges), section by
+  section; the data's fields only where the caller `reads_data`."""
+  problems: list[str] = []
+  _positive_ints(config, (
+      'image_size', 'mask.size', 'batch_size', 'num_train_steps',
+      'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
+      'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
+      'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
+      'model.kernel_size', 'model.caption_features', 'loss.band',
+      'mask.box_min', 'mask.box_max', 'mask.max_strokes', 'mask.max_vertices',
+      'mask.max_length', 'mask.min_width', 'mask.max_width'), problems)
+  if problems:
+    return problems  # the checks below do arithmetic on these
+  _mask_problems(config.mask, config.eval.mask_kinds, config.image_size,
+                 problems)
+  problems += _shape_problems(config)
+  problems += _model_problems(config.model)
+  problems += _loss_problems(config)
+  problems += _optimizer_problems(config)
+  problems += _inference_problems(config)
+  problems += _run_problems(config, device_count, process_count)
+  if reads_data:
+    problems += _dataset_problems(config)
   return problems
 
 

@@ -46,7 +46,7 @@ BATCH_NORMS: dict[str, ModuleDef] = {
 }
 # What 'auto' means on each backend: (conv_impl, batch_norm_impl). On a
 # 2-core CPU the whole training step at batch 64 ran 2.5 images/s with the
-# stock layers and 25-28 with these (README, "Measured").
+# stock layers and 25-28 with these (docs/performance.md).
 AUTO: dict[str, tuple[str, str]] = {'cpu': ('adjoint', 'dot')}
 AUTO_ELSEWHERE = ('xla', 'flax')
 # The decoder's 2x upsampling (model.upsampling): the seed's stride-2
@@ -76,15 +76,8 @@ def resolve(conv_impl: str, batch_norm_impl: str,
     batch_norm_impl: 'auto' or a key of BATCH_NORMS.
     backend: 'cpu', 'gpu', 'tpu', ...; JAX's default backend if None.
 
-  Raises:
-    ValueError: for an unknown name.
+  The names are checked by config_lib.
   """
-  for name, value, known in (('conv_impl', conv_impl, CONVOLUTIONS),
-                             ('batch_norm_impl', batch_norm_impl,
-                              BATCH_NORMS)):
-    if value != 'auto' and value not in known:
-      raise ValueError(f'Unknown model.{name}={value!r}; expected one of '
-                       f"{('auto', *known)}.")
   if 'auto' in (conv_impl, batch_norm_impl):
     auto = AUTO.get(backend or jax.default_backend(), AUTO_ELSEWHERE)
     conv_impl = auto[0] if conv_impl == 'auto' else conv_impl
@@ -108,9 +101,6 @@ def from_config(model: ml_collections.ConfigDict,
   conv, conv_transpose = CONVOLUTIONS[conv_impl]
   upsample_span = layers.transpose_input_span
   if model.upsampling != 'transpose':
-    if model.upsampling not in UPSAMPLING:
-      raise ValueError(f'Unknown model.upsampling={model.upsampling!r}; '
-                       f'expected one of {UPSAMPLING}.')
     conv_transpose = functools.partial(layers.ResizeConv,
                                        method=model.upsampling)
     upsample_span = functools.partial(layers.resize_conv_input_span,

@@ -1,4 +1,6 @@
-"""Filling holes with a trained generator: restore, predict, inpaint.
+"""Filling holes with a trained model: restore, predict, inpaint.
+
+Whatever the method (`config.method`), through its `method.Method`.
 
 Used by evaluation, the training loop's sample grids and `tools/inpaint.py`.
 Imports neither TensorFlow nor the input pipeline, so a checkpoint can be
@@ -17,13 +19,10 @@ import numpy as np
 from inpainting import checkpoints
 from inpainting import compilation
 from inpainting import masks
+from inpainting import method as method_lib
+from inpainting import methods
 from inpainting import models
 from inpainting import state as state_lib
-
-# The generator's noise inputs (model.noise_levels) at inference: drawn
-# from this seed for each call, so that evaluation and samples are
-# reproducible (and a caption ablation compares fills with the same noise).
-NOISE_SEED = 0
 
 
 def restore(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
@@ -35,113 +34,80 @@ def restore(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     checkpoints.CheckpointMismatchError: when it does not fit the config.
   """
   return checkpoints.restore_from_workdir(
-      workdir, config, state_lib.create_train_state(config), step)
+      workdir, config, methods.get(config).create_state(config, None), step)
 
 
-def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
+def fill_args(config: ml_collections.ConfigDict) -> dict:
+  """What a method's fill reads of a run config: the method, the model
+  (frozen: hashable) and the fill's options; static under jit."""
+  return dict(method=config.method,
+              model=ml_collections.FrozenConfigDict(config.model),
+              options=method_lib.FillOptions.from_config(config))
+
+
+def _predict(state, batch: dict[str, jax.Array], *, method: str,
+             model: ml_collections.ConfigDict,
+             options: method_lib.FillOptions,
+             window: models.Box | None) -> jax.Array:
+  return methods.METHODS[method].predict(state, batch, model=model,
+                                         options=options, window=window)
+
+
+def predict(state, batch: dict[str, jax.Array], *,
             config: ml_collections.ConfigDict,
             window: models.Box | None = None) -> jax.Array:
-  """Generator output in inference mode (BatchNorm running averages).
-
-  With `optimizer.ema_decay` > 0 the generator's moving average fills.
-
-  With `config.guidance` s > 0 (and captions), caption guidance: p + s (p -
-  p0), p predicted with the caption and p0 with a zero embedding (what
-  caption dropout trains for), clipped to [-1, 1].
-
-  With `config.flip_average`, the mean of that prediction and the mirrored
-  prediction of the mirrored input (a window is mirrored with it).
-
-  With `model.noise_levels`, the generator's noise is drawn from
-  `NOISE_SEED` for the batch (mirrored with the mirrored input), times
-  `config.noise_scale`.
-
-  Args:
-    state: an unreplicated state.
-    batch: image, mask and embedding, [B, ...].
-    config: the run config.
-    window: (top, bottom, left, right): compute only this part of the
-      output (see `models.Generator`).
-
-  Returns:
-    [B, H, W, 3] float32 predictions of the whole image, or of the window.
-  """
-  noise = models.draw_noise(jax.random.key(NOISE_SEED), batch['image'].shape,
-                           config.model.noise_levels)
-  if noise is not None:
-    noise = noise * config.noise_scale
-  if config.flip_average:
-    width = batch['image'].shape[2]
-    mirrored = dict(batch, image=batch['image'][:, :, ::-1],
-                    mask=batch['mask'][:, :, ::-1])
-    mirrored_window = None
-    if window is not None:
-      top, bottom, left, right = window
-      mirrored_window = (top, bottom, width - right, width - left)
-    return 0.5 * (_predict(state, batch, config, window, noise) + _predict(
-        state, mirrored, config, mirrored_window,
-        None if noise is None else noise[:, :, ::-1])[:, :, ::-1])
-  return _predict(state, batch, config, window, noise)
+  """The fill of `config.method` (`method.Method.predict`): [B, H, W, 3]
+  float32 predictions of the whole image, or of the window."""
+  return _predict(state, batch, window=window, **fill_args(config))
 
 
-def _predict(state: state_lib.GANState, batch: dict[str, jax.Array],
-             config: ml_collections.ConfigDict,
-             window: models.Box | None,
-             noise: jax.Array | None) -> jax.Array:
-  """`predict` without mirroring."""
-  generator = models.generator_from_config(config.model)
-
-  def generate(embedding):
-    return generator.apply(
-        state_lib.generator_variables(state),
-        batch['image'], batch['mask'], embedding, train=False,
-        window=window, noise=noise).astype(jnp.float32)
-
-  prediction = generate(batch['embedding'])
-  if config.guidance and config.model.use_captions:
-    unconditional = generate(jnp.zeros_like(batch['embedding']))
-    prediction = jnp.clip(
-        prediction + config.guidance * (prediction - unconditional), -1, 1)
-  return prediction
-
-
-def inpaint(state: state_lib.GANState, batch: dict[str, jax.Array], *,
-            config: ml_collections.ConfigDict,
-            box: models.Box) -> jax.Array:
-  """The filled images: the visible border as given, the prediction inside.
-
-  Equal to `masks.composite(image, predict(...), mask)`, but the generator
-  runs only over `box`.
-
-  Args:
-    state: an unreplicated state.
-    batch: image, mask and embedding, [B, ...].
-    config: the run config.
-    box: (top, bottom, left, right), holding every missing pixel of the
-      batch: `masks.hole_box(batch['mask'])`.
-
-  Returns:
-    [B, H, W, 3] float32 in the output activation's range.
-  """
+def inpaint_with(state, batch: dict[str, jax.Array], *, method: str,
+             model: ml_collections.ConfigDict,
+             options: method_lib.FillOptions,
+             box: models.Box) -> jax.Array:
+  """`inpaint` with the method, model and options of `fill_args`."""
   top, bottom, left, right = box
-  prediction = predict(state, batch, config=config, window=box)
+  prediction = _predict(state, batch, method=method, model=model,
+                        options=options, window=box)
   mask = batch['mask']
   hole = mask[:, top:bottom, left:right]
   border = jnp.asarray(masks.apply_mask(batch['image'], mask), jnp.float32)
   return border.at[:, top:bottom, left:right].add(prediction * hole)
 
 
-# Compiled once per config (a FrozenConfigDict hashes by content) and hole
-# box, not once per call.
-_compiled_inpaint = compilation.jit(inpaint, static_argnames=('config', 'box'))
+def inpaint(state, batch: dict[str, jax.Array], *,
+            config: ml_collections.ConfigDict,
+            box: models.Box) -> jax.Array:
+  """The filled images: the visible border as given, the prediction inside.
+
+  Equal to `masks.composite(image, predict(...), mask)`, but the model
+  runs only over `box`.
+
+  Args:
+    state: an unreplicated state.
+    batch: image, mask and embedding, [B, ...].
+    config: the run config (its method, model and fill options are read).
+    box: (top, bottom, left, right), holding every missing pixel of the
+      batch: `masks.hole_box(batch['mask'])`.
+
+  Returns:
+    [B, H, W, 3] float32 in the output activation's range.
+  """
+  return inpaint_with(state, batch, box=box, **fill_args(config))
 
 
-def fill(state: state_lib.GANState, batch: dict[str, np.ndarray],
+# Compiled once per method, model, fill options and hole box, not once
+# per call (and not again when fields that a fill does not read change).
+_compiled_inpaint = compilation.jit(
+    inpaint_with, static_argnames=('method', 'model', 'options', 'box'))
+
+
+def fill(state, batch: dict[str, np.ndarray],
          config: ml_collections.ConfigDict) -> np.ndarray:
   """`inpaint` of a host batch over its holes' box, compiled and cached.
 
   Args:
-    state: an unreplicated state.
+    state: an unreplicated state (or an exported generator's).
     batch: at least image, mask and embedding, [B, ...].
     config: the run config.
 
@@ -150,5 +116,4 @@ def fill(state: state_lib.GANState, batch: dict[str, np.ndarray],
   """
   return np.asarray(_compiled_inpaint(
       state, {k: batch[k] for k in state_lib.INPUT_KEYS},
-      config=ml_collections.FrozenConfigDict(config),
-      box=masks.hole_box(batch['mask'])))
+      box=masks.hole_box(batch['mask']), **fill_args(config)))

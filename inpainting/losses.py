@@ -1,6 +1,10 @@
-"""Pure loss functions of the generator and the critic."""
+"""Pure loss functions of the generator and the critic, and the registry of
+the generator's loss terms (`GENERATOR_TERMS`)."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -78,7 +82,10 @@ def weighted_mse(prediction: jax.Array, target: jax.Array,
 # The mean of log MSEs weighs each image's gradient by 1 / its MSE, so the
 # images already filled well count for more: what the mean PSNR rewards,
 # where the mean MSE rewards the hardest holes.
-RECONSTRUCTION_LOSSES = ('mse', 'psnr')
+RECONSTRUCTION_LOSSES: dict[str, Callable[[jax.Array], jax.Array]] = {
+    'mse': lambda per_image_mse: per_image_mse.mean(),
+    'psnr': lambda per_image_mse: -metrics.psnr(per_image_mse / 4.0).mean(),
+}
 
 
 def reconstruction_loss(per_image_mse: jax.Array, kind: str) -> jax.Array:
@@ -87,18 +94,13 @@ def reconstruction_loss(per_image_mse: jax.Array, kind: str) -> jax.Array:
   Args:
     per_image_mse: [B], on the model's [-1, 1] scale (`hole_mse`,
       `weighted_mse`).
-    kind: one of RECONSTRUCTION_LOSSES.
+    kind: a key of RECONSTRUCTION_LOSSES (checked by config_lib).
 
   Returns:
     A scalar: the mean MSE ('mse') or minus the mean PSNR in dB of the
     errors on [0, 1] RGB ('psnr').
   """
-  if kind == 'mse':
-    return per_image_mse.mean()
-  if kind == 'psnr':
-    return -metrics.psnr(per_image_mse / 4.0).mean()
-  raise ValueError(f'reconstruction loss {kind!r}: must be one of '
-                   f'{RECONSTRUCTION_LOSSES}')
+  return RECONSTRUCTION_LOSSES[kind](per_image_mse)
 
 
 def binary_cross_entropy(logits: jax.Array, label: float) -> jax.Array:
@@ -190,40 +192,119 @@ def feature_matching(real_features: list[jax.Array],
                  real_features)
 
 
-def generator_loss(prediction: jax.Array, target: jax.Array, mask: jax.Array,
-                   fake_logits: jax.Array | None, *,
-                   reconstruction_weight: float,
-                   adversarial_weight: float,
-                   pixel_weights: jax.Array | None = None,
-                   kind: str = 'bce',
-                   fake_weights: jax.Array | None = None,
-                   reconstruction: str = 'mse',
-                   ) -> tuple[jax.Array, dict]:
-  """`w_rec * MSE(hole) + w_adv * adversarial` (the seed: BCE(D(fake), real)).
+@dataclasses.dataclass(frozen=True)
+class CriticScores:
+  """What the critic said of a batch of images, for the generator's terms.
 
-  Args:
-    prediction, target, mask: [B, H, W, C], [B, H, W, C], [B, H, W, 1].
-    fake_logits: the critic's logits of the composites; None: no critic
-      (the reconstruction term alone).
-    reconstruction_weight, adversarial_weight: the two terms' weights.
-    pixel_weights: [B, H, W, 1] weights of the reconstruction term
-      (`reconstruction_weights`); None: the hole's plain MSE (the seed).
-    kind, fake_weights: of the adversarial term (`adversarial_loss`).
-    reconstruction: the reconstruction term's form (`reconstruction_loss`):
-      'mse' (the seed) or 'psnr', minus the mean PSNR in dB.
+  Attributes:
+    logits: [B], or [B, h, w] for a critic with a logit per patch.
+    weights: the hole's share of each logit's patch (as `logits`), from the
+      critic itself (`models.Critic.fake_weights`); None: every logit
+      scores the whole fill.
+    features: every convolution block's output (feature matching).
+  """
+  logits: jax.Array
+  weights: jax.Array | None
+  features: list[jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorLossInputs:
+  """What the generator's loss terms read, on one device in one step.
+
+  Attributes:
+    prediction: [B, H, W, 3] float32, the fill that the critic scores.
+    reconstructed: [B, H, W, 3] float32, the fill the reconstruction term
+      scores (`prediction`, or its noiseless twin with
+      `loss.noise_free_reconstruction`).
+    image, mask: the batch's targets [B, H, W, 3] and holes [B, H, W, 1].
+    loss: `config.loss`.
+    fake: the critic on the composite, where a term reads it, else None.
+    real_features: the critic's features of the real images, where a term
+      reads them (gradient stopped), else None.
+  """
+  prediction: jax.Array
+  reconstructed: jax.Array
+  image: jax.Array
+  mask: jax.Array
+  loss: Any
+  fake: CriticScores | None = None
+  real_features: list[jax.Array] | None = None
+
+
+def reconstruction_term(inputs: GeneratorLossInputs) -> jax.Array:
+  """`loss.reconstruction` of the hole's error, boundary-aware where
+  `loss.edge_weight` or `loss.known_weight` ask (`reconstruction_weights`)."""
+  cfg = inputs.loss
+  if cfg.edge_weight != 1.0 or cfg.known_weight != 0.0:
+    weights = reconstruction_weights(inputs.mask, band=cfg.band,
+                                     edge_weight=cfg.edge_weight,
+                                     known_weight=cfg.known_weight)
+    per_image = weighted_mse(inputs.reconstructed, inputs.image, weights)
+  else:  # the seed: the hole's plain MSE
+    per_image = hole_mse(inputs.reconstructed, inputs.image, inputs.mask)
+  return reconstruction_loss(per_image, cfg.reconstruction)
+
+
+def adversarial_term(inputs: GeneratorLossInputs) -> jax.Array:
+  """`loss.adversarial`'s generator loss: the composite scored real."""
+  return adversarial_loss(inputs.fake.logits, kind=inputs.loss.adversarial,
+                          fake_weights=inputs.fake.weights)
+
+
+def feature_matching_term(inputs: GeneratorLossInputs) -> jax.Array:
+  """The critic's features of the composite against the real image's."""
+  return feature_matching(inputs.real_features, inputs.fake.features)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossTerm:
+  """A term of the generator's loss: `config.loss[weight]` times `fn`.
+
+  Attributes:
+    fn: the term, from the step's `GeneratorLossInputs`.
+    weight: its weight's field in `config.loss`; a term of weight 0 is not
+      computed, and a critic that no term reads is neither run nor trained.
+    reads: what `fn` needs beyond the fills: 'critic' (the critic's scores
+      of the composite, `fake`) and 'real_features'.
+  """
+  fn: Callable[[GeneratorLossInputs], jax.Array]
+  weight: str
+  reads: frozenset[str] = frozenset()
+
+
+# The generator's loss, term by term, summed in this order. A new term is
+# a function here, an entry below and its weight field in configs/default.py.
+GENERATOR_TERMS: dict[str, LossTerm] = {
+    'reconstruction': LossTerm(reconstruction_term, 'reconstruction_weight'),
+    'adversarial': LossTerm(adversarial_term, 'adversarial_weight',
+                            frozenset({'critic'})),
+    'feature_matching': LossTerm(feature_matching_term,
+                                 'feature_matching_weight',
+                                 frozenset({'critic', 'real_features'})),
+}
+
+
+def active_terms(loss_config: Any) -> dict[str, LossTerm]:
+  """The terms of `GENERATOR_TERMS` whose weight in `config.loss` is > 0."""
+  return {name: term for name, term in GENERATOR_TERMS.items()
+          if loss_config[term.weight] > 0}
+
+
+def reads(loss_config: Any, what: str) -> bool:
+  """Whether an active term reads `what` ('critic', 'real_features')."""
+  return any(what in term.reads for term in active_terms(loss_config).values())
+
+
+def generator_terms(inputs: GeneratorLossInputs
+                    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """The weighted sum of the active terms, and each term's value.
 
   Returns:
-    (loss, {'mse': hole MSE, 'adversarial': ...}) as scalars; without
-    fake_logits, {'mse': ...}.
+    (loss, {term name: its unweighted value}) as scalars.
   """
-  per_image = hole_mse(prediction, target, mask)
-  mse = per_image.mean()
-  if pixel_weights is not None:
-    per_image = weighted_mse(prediction, target, pixel_weights)
-  loss = reconstruction_weight * reconstruction_loss(per_image, reconstruction)
-  if fake_logits is None:
-    return loss, {'mse': mse}
-  adversarial = adversarial_loss(fake_logits, kind=kind,
-                                 fake_weights=fake_weights)
-  loss = loss + adversarial_weight * adversarial
-  return loss, {'mse': mse, 'adversarial': adversarial}
+  loss, parts = 0.0, {}
+  for name, term in active_terms(inputs.loss).items():
+    parts[name] = term.fn(inputs)
+    loss = loss + inputs.loss[term.weight] * parts[name]
+  return loss, parts

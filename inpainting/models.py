@@ -1,6 +1,6 @@
 """The networks: encoder, channel-wise bottleneck, decoder, generator, critic.
 
-The seed's architecture (README, "The model"): a context encoder with skip
+The seed's architecture (docs/model.md): a context encoder with skip
 connections and a channel-wise fully connected bottleneck, conditioned on a
 caption embedding, trained against a caption-conditioned critic. Every width,
 kernel, activation and the caption switch is a field, set from the config by
@@ -20,6 +20,7 @@ missing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Sequence
 
@@ -52,10 +53,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
-  """Looks up an activation by its config name."""
-  if name not in ACTIVATIONS:
-    raise ValueError(f'Unknown activation {name!r}; expected one of '
-                     f'{sorted(ACTIVATIONS)}.')
+  """Looks up an activation by its config name (checked by config_lib)."""
   return ACTIVATIONS[name]
 
 
@@ -72,32 +70,51 @@ def _crop(x: jax.Array, span) -> jax.Array:
   return x[:, top:bottom, left:right]
 
 
-# How the generator takes the caption (model.caption_conditioning):
+@dataclasses.dataclass(frozen=True)
+class GeneratorConditioning:
+  """Where the generator's caption enters (model.caption_conditioning).
+
+  Attributes:
+    before_bottleneck: a caption map (Dense, tiled) concatenated to the
+      encoder's code, so it passes through the channel-wise FC with it.
+    after_bottleneck: that map concatenated to the channel-wise FC's output.
+    film: a per-channel scale and shift from the caption in every decoder
+      block (and, with model.film_encoder, every encoder block).
+  """
+  before_bottleneck: bool = False
+  after_bottleneck: bool = False
+  film: bool = False
+
+
 GENERATOR_CONDITIONING = {
-    # The seed: Dense(caption_features), tiled, concatenated to the
-    # bottleneck's output.
-    'after_bottleneck': 'caption map concatenated after the channel-wise FC',
-    # The seed's own untried idea: the caption map goes through the
-    # channel-wise FC with the image code, so it can reach every position.
-    'before_bottleneck': 'caption map concatenated before the channel-wise FC',
-    # A per-channel scale and shift from the caption in every decoder block
-    # (and, with model.film_encoder, every encoder block), as DF-GAN and
-    # DAFT-GAN condition on text.
-    'film': 'FiLM in every decoder block',
+    # The seed.
+    'after_bottleneck': GeneratorConditioning(after_bottleneck=True),
+    # The seed's own untried idea: the caption reaches every position.
+    'before_bottleneck': GeneratorConditioning(before_bottleneck=True),
+    # As DF-GAN and DAFT-GAN condition on text.
+    'film': GeneratorConditioning(film=True),
 }
-# How a one-logit critic reads its last features (model.critic_head).
-CRITIC_HEADS = {
-    # A weight for every position: the logit's gradient holds a fixed
-    # spatial template, the same for every input.
-    'flatten': 'a dense layer over the flattened map (the seed)',
+# How a one-logit critic reads its last features (model.critic_head):
+CRITIC_HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    # A weight for every position (the seed): the logit's gradient holds a
+    # fixed spatial template, the same for every input.
+    'flatten': lambda x: x.reshape(x.shape[0], -1),
     # Translation-invariant (SN-GAN's ResNet critics sum-pool likewise).
-    'mean': 'a dense layer over the features averaged over positions',
+    'mean': lambda x: x.mean(axis=(1, 2)),
 }
-# How the critic takes the caption (model.critic_conditioning):
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticConditioning:
+  """How the critic takes the caption (model.critic_conditioning)."""
+  concat: bool = False  # a caption map concatenated to the last features
+  projection: bool = False  # logit + <V e, pooled features>
+
+
 CRITIC_CONDITIONING = {
-    'concat': 'caption map concatenated to the last features (the seed)',
-    # Miyato and Koyama 2018: logit + <V e, pooled features>.
-    'projection': 'projection of the caption onto the pooled features',
+    'concat': CriticConditioning(concat=True),  # the seed
+    # Miyato and Koyama 2018.
+    'projection': CriticConditioning(projection=True),
 }
 
 
@@ -486,14 +503,8 @@ class Generator(nn.Module):
       [B, H, W, 3] in the output activation's range, or [B, bottom - top,
       right - left, 3] with a window.
     """
-    if self.caption_conditioning not in GENERATOR_CONDITIONING:
-      raise ValueError(f'Unknown caption_conditioning '
-                       f'{self.caption_conditioning!r}; expected one of '
-                       f'{sorted(GENERATOR_CONDITIONING)}.')
-    if self.prefill not in prefill_lib.PREFILLS:
-      raise ValueError(f'Unknown prefill {self.prefill!r}; expected one of '
-                       f'{sorted(prefill_lib.PREFILLS)}.')
-    how = self.caption_conditioning if self.use_captions else None
+    how = (GENERATOR_CONDITIONING[self.caption_conditioning]
+           if self.use_captions else GeneratorConditioning())
     guess = None
     if self.prefill == 'pull_push':
       if self.output_activation != 'tanh':
@@ -513,23 +524,23 @@ class Generator(nn.Module):
     common = dict(kernel_size=self.kernel_size, activation=self.activation,
                   norm=self.norm, dtype=self.dtype)
     skips = Encoder(self.encoder_features, batch_norm_first=True,
-                    film=how == 'film' and self.film_encoder, conv=self.conv,
+                    film=how.film and self.film_encoder, conv=self.conv,
                     dilated_blocks=self.dilated_blocks,
                     name='encoder', **common)(x, train=train,
                                               embedding=embedding)
     code = skips[-1]
-    if how in ('before_bottleneck', 'after_bottleneck'):
+    if how.before_bottleneck or how.after_bottleneck:
       caption = CaptionProjection(self.caption_features, dtype=self.dtype,
                                   name='caption')(embedding, *code.shape[1:3])
-    if how == 'before_bottleneck':
+    if how.before_bottleneck:
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     code = ChannelWiseFC(dtype=self.dtype, name='bottleneck')(code)
-    if how == 'after_bottleneck':
+    if how.after_bottleneck:
       code = jnp.concatenate([code, caption.astype(code.dtype)], axis=-1)
     common['kernel_size'] = self.decoder_kernel_size or self.kernel_size
     decoder = functools.partial(
         Decoder, **head,
-        skip_connections=self.skip_connections, film=how == 'film',
+        skip_connections=self.skip_connections, film=how.film,
         noise_levels=self.noise_levels, noise_init=self.noise_init,
         conv_transpose=self.conv_transpose, upsample_span=self.upsample_span,
         name='decoder', **common)
@@ -593,17 +604,33 @@ def _correct(guess: jax.Array, correction: jax.Array,
   return jnp.tanh(correction + base)
 
 
-# What the critic looks at (model.critic_view):
+@dataclasses.dataclass(frozen=True)
+class CriticView:
+  """What the critic looks at (model.critic_view).
+
+  Attributes:
+    branches: (name prefix of the branch's layers, what it sees) for each
+      branch, a network of the seed's critic: 'global' (the whole image),
+      'local' (a critic_window-sided window around the hole) or 'patch'
+      (the image and the mask). Branches' logits are summed, which is
+      their features concatenated before one linear layer.
+    per_position: a logit at every position of the last features (for the
+      patch view), else one from the whole map.
+  """
+  branches: tuple[tuple[str, str], ...]
+  per_position: bool = False
+
+
 CRITIC_VIEWS = {
-    'global': 'the whole composite image, one logit (the seed)',
+    # The whole composite image, one logit (the seed).
+    'global': CriticView((('', 'global'),)),
     # The context encoder's critic: the hole and a margin of border.
-    'local': 'a critic_window-sided window centred on the hole',
-    # Iizuka et al. 2017: a global and a local critic. Their logits are
-    # summed, which is their features concatenated before one linear layer.
-    'global_local': 'a global and a local critic, logits summed',
+    'local': CriticView((('', 'local'),)),
+    # Iizuka et al. 2017: a global and a local critic.
+    'global_local': CriticView((('', 'global'), ('local_', 'local'))),
     # DeepFill v2's SN-PatchGAN, LaMa: the image and the mask, a logit at
     # every position of the last feature map.
-    'patch': 'image and mask in, a logit per position of the last features',
+    'patch': CriticView((('', 'patch'),), per_position=True),
 }
 
 
@@ -687,17 +714,6 @@ class Critic(nn.Module):
       logits: [B], or [B, h, w] for the patch view (the last features'
       positions); with `return_features`, (logits, [feature maps]).
     """
-    if self.view not in CRITIC_VIEWS:
-      raise ValueError(f'Unknown critic view {self.view!r}; expected one of '
-                       f'{sorted(CRITIC_VIEWS)}.')
-    if self.head not in CRITIC_HEADS:
-      raise ValueError(f'Unknown critic head {self.head!r}; expected one of '
-                       f'{sorted(CRITIC_HEADS)}.')
-    if self.caption_conditioning not in CRITIC_CONDITIONING:
-      raise ValueError(f'Unknown critic caption_conditioning '
-                       f'{self.caption_conditioning!r}; expected one of '
-                       f'{sorted(CRITIC_CONDITIONING)}.')
-
     def seen(what: str) -> jax.Array:
       if what == 'local':
         return local_window(image, mask, self.window)
@@ -705,12 +721,8 @@ class Critic(nn.Module):
         return jnp.concatenate([image, mask.astype(image.dtype)], axis=-1)
       return image
 
-    # (name prefix of the branch's layers, what it sees) per branch.
-    branches = {'global': [('', 'global')], 'local': [('', 'local')],
-                'global_local': [('', 'global'), ('local_', 'local')],
-                'patch': [('', 'patch')]}[self.view]
     logits, all_features = 0.0, []
-    for prefix, what in branches:
+    for prefix, what in CRITIC_VIEWS[self.view].branches:
       features = _ConvBlocks(
           self.features, kernel_size=self.kernel_size,
           activation=self.activation, batch_norm_first=False,
@@ -723,6 +735,17 @@ class Critic(nn.Module):
     logits = logits.astype(jnp.float32)
     return (logits, all_features) if return_features else logits
 
+  def fake_weights(self, mask: jax.Array,
+                   logits: jax.Array) -> jax.Array | None:
+    """What each of its logits of a composite says of the fill: the hole's
+    share of the logit's patch ([B, h, w], `patch_weights`) for the patch
+    view, whose logits also score known pixels; None for the one-logit
+    views, whose logit scores the whole fill. The training step weighs the
+    adversarial terms with it. Needs no variables."""
+    if not CRITIC_VIEWS[self.view].per_position:
+      return None
+    return patch_weights(mask, logits.shape[1:])
+
   def _head(self, x: jax.Array, embedding: jax.Array | None, *, train: bool,
             prefix: str) -> jax.Array:
     """Last features -> logits, caption-conditioned (CRITIC_CONDITIONING).
@@ -731,21 +754,21 @@ class Critic(nn.Module):
     the flattened map ([B]). Called from `__call__`, whose scope holds the
     layers (the seed's critic: `caption`, `logit`, `projection`).
     """
-    how = self.caption_conditioning if self.use_captions else None
-    per_position = self.view == 'patch'
+    how = (CRITIC_CONDITIONING[self.caption_conditioning]
+           if self.use_captions else CriticConditioning())
+    per_position = CRITIC_VIEWS[self.view].per_position
     features = x
-    if how == 'concat':
+    if how.concat:
       caption = CaptionProjection(self.caption_features, dtype=self.dtype,
                                   name=f'{prefix}caption')(embedding,
                                                            *x.shape[1:3])
       x = jnp.concatenate([x, caption.astype(x.dtype)], axis=-1)
     if not per_position:
-      x = (x.mean(axis=(1, 2)) if self.head == 'mean' else
-           x.reshape(x.shape[0], -1))
+      x = CRITIC_HEADS[self.head](x)
     logits = _apply(nn.Dense(1, dtype=self.dtype, name=f'{prefix}logit'), x,
                     spectral_norm=self.spectral_norm, train=train,
                     name=f'{prefix}spectral_norm_logit')[..., 0]
-    if how == 'projection':
+    if how.projection:
       projected = nn.Dense(features.shape[-1], use_bias=False,
                            dtype=self.dtype, name=f'{prefix}projection')(
                                embedding).astype(features.dtype)

@@ -1,7 +1,7 @@
 """The training loop.
 
-`train_and_evaluate` feeds the pmapped `train_step.train_step` from the
-input pipeline, logs, evaluates, writes sample grids and checkpoints; it
+`train_and_evaluate` feeds the pmapped step of the config's method
+(`methods.get(config).train_step`, `method.Method`) from the input pipeline, logs, evaluates, writes sample grids and checkpoints; it
 restarts from whatever the workdir holds, so rerunning a command resumes
 it.
 """
@@ -9,6 +9,7 @@ it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import pathlib
 import re
@@ -34,8 +35,8 @@ from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import masks
-from inpainting import state as state_lib
-from inpainting import train_step as train_step_lib
+from inpainting import method as method_lib
+from inpainting import methods
 from inpainting import workdir_lock
 
 
@@ -211,7 +212,7 @@ def _write_config(config: ml_collections.ConfigDict,
   path.write_text(text)
 
 
-def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
+def write_samples(config: ml_collections.ConfigDict, state: method_lib.State,
                   samples: dict[str, np.ndarray], step: int,
                   workdir: pathlib.Path,
                   writer: metric_writers.MetricWriter) -> pathlib.Path:
@@ -236,7 +237,7 @@ def write_samples(config: ml_collections.ConfigDict, state: state_lib.GANState,
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> state_lib.GANState:
+                       workdir: str) -> method_lib.State:
   """Trains, resuming from the latest checkpoint in `workdir` if any.
 
   Args:
@@ -257,8 +258,93 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     return _train_and_evaluate(config, workdir)
 
 
+def _starting_state(config: ml_collections.ConfigDict,
+                    method: method_lib.Method,
+                    manager) -> method_lib.State:
+  """The latest checkpoint's state, else (with `init.workdir`) another
+  run's networks, else a fresh state."""
+  state = checkpoints.restore_latest(manager, method.create_state(config,
+                                                                  None))
+  if int(state.step):
+    logging.info('Resumed from the checkpoint at step %d.', int(state.step))
+  elif config.init.workdir:
+    try:
+      state = checkpoints.warm_start(config.init.workdir, config, state,
+                                     critic=config.init.critic,
+                                     step=config.init.step)
+    except (checkpoints.NoCheckpointError,
+            checkpoints.CheckpointMismatchError) as e:
+      raise type(e)(f'config.init.workdir={config.init.workdir!r}: {e}') from e
+    logging.info('Started from the networks of %s, %s (init.workdir%s).',
+                 config.init.workdir,
+                 'its latest checkpoint' if config.init.step is None else
+                 f'its checkpoint at step {config.init.step}',
+                 '' if config.init.critic else '; the critic fresh')
+  return state
+
+
+class _CompiledSteps:
+  """The method's pmapped step, compiled at its first call for each
+  variant (`method.step_variant`: e.g. two with lazy R1, one otherwise)."""
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               method: method_lib.Method):
+    self._config, self._method, self._compiled = config, method, {}
+
+  def __call__(self, p_state, batch, step: int):
+    """Runs the update from state step `step` (0-based)."""
+    variant = self._method.step_variant(self._config, step)
+    if variant not in self._compiled:  # every batch has the first's shapes
+      p_train_step = jax.pmap(
+          functools.partial(self._method.train_step, config=self._config,
+                            variant=variant),
+          axis_name=method_lib.AXIS, donate_argnums=(0,))
+      self._compiled[variant] = compilation.compile_pmapped(
+          p_train_step, p_state, batch)
+    return self._compiled[variant](p_state, batch)
+
+
+class _Metrics:
+  """The steps' metrics, fetched one step behind to keep the devices busy,
+  checked finite, and averaged over each logging window."""
+
+  def __init__(self):
+    self._pending: list[tuple[int, dict[str, jax.Array]]] = []
+    self._history: list[dict[str, np.ndarray]] = []
+
+  def add(self, step: int, metrics: dict[str, jax.Array]) -> None:
+    self._pending.append((step, metrics))
+    self.finish(step - 1)
+
+  def finish(self, step_done: int) -> None:
+    """Fetches the metrics of steps <= step_done; raises if non-finite."""
+    while self._pending and self._pending[0][0] <= step_done:
+      s, m = self._pending.pop(0)
+      m = jax.device_get(method_lib.unreplicate(m))
+      _check_finite(s, m)
+      self._history.append(m)
+
+  def summary(self, step: int) -> dict[str, float]:
+    """The mean of each metric since the last summary, up to `step`."""
+    self.finish(step)
+    summary = {k: float(np.mean([h[k] for h in self._history]))
+               for k in self._history[0]}
+    self._history.clear()
+    return summary
+
+
+def _save(manager, step: int, p_state) -> None:
+  """Saves the state at `step` once the processes agree on it."""
+  state = jax.device_get(method_lib.unreplicate(p_state))
+  digest = _fingerprint(state)
+  _check_processes_agree(digest, step)
+  checkpoints.save(manager, step, state)
+  logging.info('Saving checkpoint %d (state fingerprint %s).', step,
+               digest[:16])
+
+
 def _train_and_evaluate(config: ml_collections.ConfigDict,
-                        workdir: pathlib.Path) -> state_lib.GANState:
+                        workdir: pathlib.Path) -> method_lib.State:
   """`train_and_evaluate` in a checked workdir that this process holds."""
   is_chief = jax.process_index() == 0
   if is_chief:
@@ -274,25 +360,10 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
       config, builder, config.eval.split,
       batch_size=config.num_sample_images).as_numpy_iterator()))
 
-  state = state_lib.create_train_state(config)
+  method = methods.get(config)
   manager = checkpoints.create_manager(workdir, config)
-  state = checkpoints.restore_latest(manager, state)
+  state = _starting_state(config, method, manager)
   start_step = int(state.step)
-  if start_step:
-    logging.info('Resumed from the checkpoint at step %d.', start_step)
-  elif config.init.workdir:
-    try:
-      state = checkpoints.warm_start(config.init.workdir, config, state,
-                                     critic=config.init.critic,
-                                     step=config.init.step)
-    except (checkpoints.NoCheckpointError,
-            checkpoints.CheckpointMismatchError) as e:
-      raise type(e)(f'config.init.workdir={config.init.workdir!r}: {e}') from e
-    logging.info('Started from the networks of %s, %s (init.workdir%s).',
-                 config.init.workdir,
-                 'its latest checkpoint' if config.init.step is None else
-                 f'its checkpoint at step {config.init.step}',
-                 '' if config.init.critic else '; the critic fresh')
   if start_step >= config.num_train_steps:
     logging.info('Already trained %d >= num_train_steps=%d steps.',
                  start_step, config.num_train_steps)
@@ -301,56 +372,27 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
 
   train_iter = input_pipeline.device_batches(
       input_pipeline.create_train_dataset(config, builder, start_step))
-  compiled_steps = {}
-
-  def run_step(p_state, batch, with_r1):
-    """The step, compiled at its first call for each value of `with_r1`
-    (two with lazy R1, `loss.r1_interval > 1`; one otherwise)."""
-    if with_r1 not in compiled_steps:  # every batch has the first's shapes
-      p_train_step = train_step_lib.pmapped(config, with_r1=with_r1,
-                                            donate_argnums=(0,))
-      compiled_steps[with_r1] = compilation.compile_pmapped(
-          p_train_step, p_state, batch)
-    return compiled_steps[with_r1](p_state, batch)
-
-  p_state = train_step_lib.replicate(state)
+  run_step = _CompiledSteps(config, method)
+  p_state = method_lib.replicate(state)
   del state
-
   logging.info('Training %d steps from step %d, global batch %d on %d '
                'devices; holes: %s.', config.num_train_steps, start_step,
                config.batch_size, jax.device_count(),
                masks.describe(config.mask))
-  pending: list[tuple[int, dict[str, jax.Array]]] = []
-  history: list[dict[str, np.ndarray]] = []
+  metrics = _Metrics()
   # Logs steps/s, progress and ETA (wall time, evaluations included, with
   # their share) and writes steps_per_sec to TensorBoard.
   report_progress = periodic_actions.ReportProgress(
       num_train_steps=config.num_train_steps, writer=writer,
       every_steps=config.log_every_steps, every_secs=None)
-
-  def finish(step_done: int) -> None:
-    """Fetches the metrics of steps <= step_done; raises if non-finite."""
-    while pending and pending[0][0] <= step_done:
-      s, m = pending.pop(0)
-      m = jax.device_get(train_step_lib.unreplicate(m))
-      _check_finite(s, m)
-      history.append(m)
-
   preemption = _Preemption()
   with preemption.handling_signals(), _saves_settled_on_error(manager):
     for step in range(start_step + 1, config.num_train_steps + 1):
-      batch = next(train_iter)
-      p_state, metrics = run_step(
-          p_state, batch, train_step_lib.computes_r1(config, step - 1))
-      pending.append((step, metrics))
-      finish(step - 1)  # one step behind, to keep the devices busy
-
+      p_state, step_metrics = run_step(p_state, next(train_iter), step - 1)
+      metrics.add(step, step_metrics)
       is_last = step == config.num_train_steps
       if step % config.log_every_steps == 0 or is_last:
-        finish(step)
-        summary = {k: float(np.mean([h[k] for h in history]))
-                   for k in history[0]}
-        history.clear()
+        summary = metrics.summary(step)
         critic = summary.get('critic_loss')  # none without a critic
         logging.info(
             'step %d/%d: generator_loss=%.4f hole_mse=%.4f%s', step,
@@ -362,13 +404,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
 
       preempted = preemption.reached(step)
       if step % config.checkpoint_every_steps == 0 or is_last or preempted:
-        finish(step)  # never save a state whose step went non-finite
-        state = jax.device_get(train_step_lib.unreplicate(p_state))
-        digest = _fingerprint(state)
-        _check_processes_agree(digest, step)
-        checkpoints.save(manager, step, state)
-        logging.info('Saving checkpoint %d (state fingerprint %s).', step,
-                     digest[:16])
+        metrics.finish(step)  # never save a state whose step went non-finite
+        _save(manager, step, p_state)
       if preempted:
         checkpoints.wait_until_finished(manager)
         logging.warning('Preempted: saved the checkpoint at step %d; rerun the '
@@ -376,9 +413,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
         break
 
       if is_chief and (step % config.eval_every_steps == 0 or is_last):
-        finish(step)
+        metrics.finish(step)
         with report_progress.timed('eval'):
-          state = train_step_lib.unreplicate(p_state)
+          state = method_lib.unreplicate(p_state)
           _evaluate_during_training(config, state, builder, step, writer)
           path = write_samples(config, state, samples, step, workdir, writer)
         logging.info('Wrote samples %s.', path)
@@ -387,11 +424,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
   checkpoints.wait_until_finished(manager)
   manager.close()
   writer.close()
-  return jax.device_get(train_step_lib.unreplicate(p_state))
+  return jax.device_get(method_lib.unreplicate(p_state))
 
 
 def _evaluate_during_training(config: ml_collections.ConfigDict,
-                              state: state_lib.GANState,
+                              state: method_lib.State,
                               builder, step: int,
                               writer: metric_writers.MetricWriter) -> None:
   """Model metrics (and caption ablation) on held-out images -> TensorBoard."""

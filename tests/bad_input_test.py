@@ -1,6 +1,6 @@
 """Every bad input ends in one `error:` line, and no output is lost.
 
-One test per case of the matrix in the README ("Bad input"). Storage is
+One test per case of the bad-input matrix (README and docs/running.md). Storage is
 made to refuse writes with RLIMIT_FSIZE, as in storage_test.py.
 """
 

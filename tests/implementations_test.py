@@ -24,13 +24,6 @@ def test_explicit_names_are_kept_on_every_backend():
   assert implementations.resolve('auto', 'flax', 'cpu') == ('adjoint', 'flax')
 
 
-def test_unknown_names_are_refused():
-  with pytest.raises(ValueError, match="model.conv_impl='cudnn'"):
-    implementations.resolve('cudnn', 'auto', 'cpu')
-  with pytest.raises(ValueError, match="model.batch_norm_impl='sum'"):
-    implementations.resolve('auto', 'sum', 'cpu')
-
-
 def test_from_config_gives_classes_and_batch_norm_settings():
   model = default.get_config().model
   model.batch_norm_momentum = 0.8

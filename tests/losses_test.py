@@ -44,17 +44,47 @@ def test_critic_loss():
   assert losses.critic_loss(real, fake) == pytest.approx(expected, rel=1e-6)
 
 
+def _loss_config(**fields):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from configs import default  # pylint: disable=g-import-not-at-top
+  loss = default.get_config().loss
+  loss.update(fields)
+  return ml_collections.FrozenConfigDict(loss)
+
+
+def _terms(prediction, target, mask, fake_logits=None, **fields):
+  fake = (None if fake_logits is None else
+          losses.CriticScores(fake_logits, None, []))
+  return losses.generator_terms(losses.GeneratorLossInputs(
+      prediction=prediction, reconstructed=prediction, image=target,
+      mask=mask, loss=_loss_config(**fields), fake=fake))
+
+
 def test_generator_loss_weights():
   prediction = np.zeros((1, 1, 1, 1), np.float32)
   target = np.full((1, 1, 1, 1), 0.5, np.float32)
   mask = np.ones((1, 1, 1, 1), np.float32)
   fake_logits = np.array([0.0], np.float32)
-  loss, parts = losses.generator_loss(
-      prediction, target, mask, fake_logits, reconstruction_weight=0.8,
-      adversarial_weight=0.2)
-  assert parts['mse'] == pytest.approx(0.25)
+  loss, parts = _terms(prediction, target, mask, fake_logits,
+                       reconstruction_weight=0.8, adversarial_weight=0.2)
+  assert parts['reconstruction'] == pytest.approx(0.25)
   assert parts['adversarial'] == pytest.approx(np.log(2))
   assert loss == pytest.approx(0.8 * 0.25 + 0.2 * np.log(2), rel=1e-6)
+
+
+def test_a_term_of_weight_zero_is_not_computed_nor_its_inputs_read():
+  prediction = np.zeros((1, 1, 1, 1), np.float32)
+  target = np.full((1, 1, 1, 1), 0.5, np.float32)
+  mask = np.ones((1, 1, 1, 1), np.float32)
+  # No critic scores given: the adversarial term must not ask for them.
+  loss, parts = _terms(prediction, target, mask, adversarial_weight=0.0,
+                       reconstruction_weight=2.0)
+  assert list(parts) == ['reconstruction']
+  assert loss == pytest.approx(0.5)
+  assert not losses.reads(_loss_config(adversarial_weight=0.0), 'critic')
+  assert losses.reads(_loss_config(adversarial_weight=0.0,
+                                   feature_matching_weight=1.0),
+                      'real_features')
 
 
 def test_boundary_weights_on_a_small_mask():
@@ -99,12 +129,12 @@ def test_psnr_reconstruction_is_minus_the_mean_psnr():
   mask = np.zeros((2, 4, 4, 1), np.float32)
   mask[:, 1:3, 1:3] = 1
   prediction[:, 0] = 5.0  # outside the hole: not counted
-  loss, parts = losses.generator_loss(
-      prediction, target, mask, None, reconstruction_weight=0.5,
-      adversarial_weight=0.0, reconstruction='psnr')
+  loss, _ = _terms(prediction, target, mask, reconstruction_weight=0.5,
+                   adversarial_weight=0.0, reconstruction='psnr')
   assert loss == pytest.approx(0.5 * -(20.0 + 40.0) / 2, rel=1e-5)
-  # The logged MSE stays the plain one.
-  assert parts['mse'] == pytest.approx((0.04 + 0.0004) / 2, rel=1e-5)
+  # The logged MSE (train_step's hole_mse) stays the plain one.
+  assert losses.hole_mse(prediction, target, mask).mean() == pytest.approx(
+      (0.04 + 0.0004) / 2, rel=1e-5)
 
 
 def test_psnr_reconstruction_weighs_images_by_their_inverse_mse():
@@ -113,9 +143,9 @@ def test_psnr_reconstruction_weighs_images_by_their_inverse_mse():
   mask = np.ones((2, 4, 4, 1), np.float32)
 
   def gradient(kind, prediction):
-    return np.asarray(jax.grad(lambda p: losses.generator_loss(
-        p, target, mask, None, reconstruction_weight=1.0,
-        adversarial_weight=0.0, reconstruction=kind)[0])(prediction))
+    return np.asarray(jax.grad(lambda p: _terms(
+        p, target, mask, reconstruction_weight=1.0, adversarial_weight=0.0,
+        reconstruction=kind)[0])(prediction))
 
   # Two images, uniform errors 0.4 and 0.1: the MSE's gradient per pixel
   # is proportional to the error (4:1), the log MSE's to error / MSE = 1 /
@@ -130,6 +160,12 @@ def test_psnr_reconstruction_weighs_images_by_their_inverse_mse():
       psnr[1], 10 / np.log(10) * 2 / (2 * 16 * 0.1), rtol=1e-5)
 
 
-def test_unknown_reconstruction_loss_is_refused():
-  with pytest.raises(ValueError, match="'l3'"):
-    losses.reconstruction_loss(np.ones(2, np.float32), 'l3')
+def test_unknown_reconstruction_loss_is_refused_by_the_config_check():
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  from inpainting import config_lib  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.loss.reconstruction = 'l3'
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"config.loss.reconstruction='l3': must be one "
+                     r"of \['mse', 'psnr'\]"):
+    config_lib.validate(config, device_count=2)

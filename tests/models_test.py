@@ -280,11 +280,6 @@ def test_a_window_needs_inference_mode_and_must_fit(full_resolution):
                     window=(16, 65, 16, 48))
 
 
-def test_unknown_activation():
-  with pytest.raises(ValueError, match="'swishy'"):
-    models.activation_fn('swishy')
-
-
 def test_film_with_zero_scale_and_shift_is_the_identity():
   x = jax.random.normal(jax.random.key(0), (2, 3, 3, 4))
   embedding = jax.random.normal(jax.random.key(1), (2, 5))

@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
-from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
@@ -23,32 +21,18 @@ from inpainting import workdir_lock
 from inpainting.datasets import common
 from inpainting.datasets import image_folder
 
+# Shared with the tests of the bad inputs and of preemption.
+from bad_input_test import _assert_one_error_line  # pylint: disable=g-bad-import-order
+from bad_input_test import _photo  # pylint: disable=g-bad-import-order
+from preemption_test import _wait_for  # pylint: disable=g-bad-import-order
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _assert_one_error_line(result, *fragments):
-  """Exit status 1, no traceback, one `error:` line holding `fragments`."""
-  assert result.returncode == 1, result.stderr[-3000:]
-  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
-  said = re.findall(r'^error: .*', result.stderr, re.MULTILINE)
-  assert len(said) == 1, result.stderr[-3000:]
-  message = result.stderr[result.stderr.index(said[0]):]
-  for fragment in fragments:
-    assert fragment in message, message
-  return message
 
 
 def _tool(script, *args, timeout=300):
   return subprocess.run([sys.executable, script, *args], cwd=REPO,
                         capture_output=True, text=True, timeout=timeout,
                         check=False)
-
-
-def _photo(path: pathlib.Path, seed: int = 0) -> pathlib.Path:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  rng = np.random.default_rng(seed)
-  Image.fromarray(rng.integers(0, 255, (40, 50, 3), np.uint8)).save(path)
-  return path
 
 
 # The workdir lock.
@@ -82,15 +66,6 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
   assert (tmp_path / workdir_lock.LOCK_NAME).exists()  # left behind
   with workdir_lock.hold(tmp_path, 'training'):  # and yet free
     pass
-
-
-def _wait_for(process, pattern: str) -> str:
-  seen = []
-  for line in process.stderr:
-    seen.append(line)
-    if re.search(pattern, line):
-      return ''.join(seen)
-  raise AssertionError(f'{pattern!r} never logged:\n' + ''.join(seen)[-3000:])
 
 
 def test_a_second_trainer_and_an_evaluation_are_refused_while_training(

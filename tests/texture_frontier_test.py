@@ -1,4 +1,4 @@
-"""The detail frontier (evaluate.detail_frontier, tools/texture_frontier.py)."""
+"""The detail frontier (frontier.detail_frontier, tools/texture_frontier.py)."""
 
 import json
 import pathlib
@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from inpainting import evaluate
+from inpainting import frontier
 from inpainting import grids
 from inpainting import metrics
 
@@ -29,8 +30,8 @@ def _images(n=4, seed=0):
 
 
 def _frontier(fills, targets, strengths, **kwargs):
-  return evaluate.detail_frontier(
-      fills, targets, BOX, evaluate.frontier_additions(fills, targets, BOX),
+  return frontier.detail_frontier(
+      fills, targets, BOX, frontier.frontier_additions(fills, targets, BOX),
       strengths, **kwargs)
 
 
@@ -72,7 +73,7 @@ def test_strength_zero_adds_nothing_and_one_image_is_refused():
   rows = _frontier(fills, targets, [0.0, 0.5])
   assert [r['kind'] for r in rows] == ['model', 'texture', 'noise']
   with pytest.raises(ValueError, match='two or more'):
-    evaluate.frontier_additions(fills[:1], targets[:1], BOX)
+    frontier.frontier_additions(fills[:1], targets[:1], BOX)
 
 
 def test_high_pass_keeps_no_ramp_and_damps_a_checker_by_the_blurs_response():
@@ -80,11 +81,11 @@ def test_high_pass_keeps_no_ramp_and_damps_a_checker_by_the_blurs_response():
   ramp = (0.1 + 0.01 * rows + 0.02 * cols)[None, :, :, None]
   # A linear ramp has no detail away from the edges (the kernel's radius,
   # 3), where reflection folds it.
-  detail = evaluate.high_pass(ramp, 1.0)
+  detail = frontier.high_pass(ramp, 1.0)
   np.testing.assert_allclose(detail[:, 3:-3, 3:-3], 0.0, atol=1e-6)
   assert np.abs(detail[:, :, 0]).max() > 1e-3
   # A constant image has none anywhere.
-  np.testing.assert_allclose(evaluate.high_pass(np.full_like(ramp, 0.3), 1.0),
+  np.testing.assert_allclose(frontier.high_pass(np.full_like(ramp, 0.3), 1.0),
                              0.0, atol=1e-6)
   # A pixel checker is the blur's highest frequency: the blur keeps g^2 of
   # it, g = sum_t k_t (-1)^t of the normalised 1-D kernel k (sigma 1,
@@ -94,7 +95,7 @@ def test_high_pass_keeps_no_ramp_and_damps_a_checker_by_the_blurs_response():
   k = np.exp(-t ** 2 / 2.0)
   k /= k.sum()
   g = float((k * (-1.0) ** t).sum())
-  np.testing.assert_allclose(evaluate.high_pass(checker, 1.0),
+  np.testing.assert_allclose(frontier.high_pass(checker, 1.0),
                              (1 - g ** 2) * checker, rtol=1e-4, atol=1e-5)
 
 
@@ -109,7 +110,7 @@ def test_sharpened_rows_add_the_fills_own_detail_in_the_hole():
   assert [r['kind'] for r in rows] == ['model', 'texture', 'noise',
                                        'sharpened']
   sharpened = rows[-1]
-  expected = np.clip(fills + evaluate.high_pass(fills, 1.0) * _hole(fills),
+  expected = np.clip(fills + frontier.high_pass(fills, 1.0) * _hole(fills),
                      0.0, 1.0)
   scored = metrics.hole_metrics(expected, targets, BOX)
   assert sharpened['strength'] == 1.0
@@ -133,9 +134,11 @@ def test_the_tool_writes_a_table_and_never_overwrites_it(trained_run,
   output = tmp_path / 'frontier.md'
   report_dir = tmp_path / 'scored'  # a report of the run, on the plot
   report_dir.mkdir()
-  model = {'psnr': 15.0, 'ssim': 0.2, 'seam': -0.01, 'sharpness': 0.4}
-  (report_dir / 'report.json').write_text(json.dumps({'methods': {
-      evaluate.MODEL: model, 'OpenCV Telea (r=3)': model}}))
+  model = {'l1': 0.1, 'mse': 0.03, 'psnr': 15.0, 'ssim': 0.2, 'seam': -0.01,
+           'sharpness': 0.4}
+  (report_dir / 'report.json').write_text(json.dumps({
+      'step': 3, 'num_examples': 16,
+      'methods': {evaluate.MODEL: model, 'OpenCV Telea (r=3)': model}}))
   command = [sys.executable, 'tools/texture_frontier.py',
              '--config=configs/tiny.py',
              f'--config.dataset.data_dir={config.dataset.data_dir}',

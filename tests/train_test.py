@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inpainting import checkpoints
+from inpainting import context_encoder
 from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import losses
@@ -356,7 +357,7 @@ def test_inference_draws_the_noise_from_its_seed_times_the_scale(
       params=jax.tree_util.tree_map_with_path(strengthen,
                                               state.generator.params)))
   generator = models.generator_from_config(tiny_config.model)
-  noise = models.draw_noise(jax.random.key(inference.NOISE_SEED),
+  noise = models.draw_noise(jax.random.key(context_encoder.NOISE_SEED),
                             batch['image'].shape, 2)
 
   def apply(noise):

@@ -50,6 +50,14 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.tif',
 _CHUNK = 2048
 # The split that training reads by default; the others are held out.
 TRAIN_SPLIT = 'train'
+# The version of the builders of photographs (tiny_imagenet,
+# mscoco_captions, image_folder), bumped together: what they build changed.
+VERSION = tfds.core.Version('1.1.0')
+RELEASE_NOTES = {
+    '1.0.0': 'First release.',
+    '1.1.0': 'The training split leaves out exact copies of held-out '
+             "images (HeldOutCopies; the metadata's held_out_copies).",
+}
 
 
 class DatasetError(errors.UserError, ValueError):

@@ -146,13 +146,8 @@ def assign_splits(relatives: list[str]) -> dict[str, list[str]]:
 class ImageFolder(common.CaptionedImageBuilder):
   """A folder of images (`dataset.manual_dir`), optionally captioned."""
 
-  VERSION = tfds.core.Version('1.1.0')
-  RELEASE_NOTES = {
-      '1.0.0': 'First release.',
-      '1.1.0': 'The training split leaves out exact copies of held-out '
-               "images (common.HeldOutCopies; the metadata's "
-               'held_out_copies).',
-  }
+  VERSION = common.VERSION
+  RELEASE_NOTES = common.RELEASE_NOTES
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Point dataset.manual_dir at the folder of images.')
 

@@ -81,13 +81,8 @@ def items_from_captions_json(data: dict, where: str, image_dir: str,
 class MscocoCaptions(common.CaptionedImageBuilder):
   """MSCOCO 2014 / 2017 captions at 64x64."""
 
-  VERSION = tfds.core.Version('1.1.0')
-  RELEASE_NOTES = {
-      '1.0.0': 'First release.',
-      '1.1.0': 'The training split leaves out exact copies of held-out '
-               "images (common.HeldOutCopies; the metadata's "
-               'held_out_copies).',
-  }
+  VERSION = common.VERSION
+  RELEASE_NOTES = common.RELEASE_NOTES
   BUILDER_CONFIGS = [
       MscocoCaptionsConfig(name='2014', year='2014',
                          description='train2014 / val2014 (the seed).'),

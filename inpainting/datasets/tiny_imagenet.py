@@ -70,13 +70,8 @@ def _parse_lines(text: str, where: str, fields: int) -> list[list[str]]:
 class TinyImagenet(common.CaptionedImageBuilder):
   """Tiny ImageNet with captions made from the class names."""
 
-  VERSION = tfds.core.Version('1.1.0')
-  RELEASE_NOTES = {
-      '1.0.0': 'First release.',
-      '1.1.0': 'The training split leaves out exact copies of held-out '
-               "images (common.HeldOutCopies; the metadata's "
-               'held_out_copies).',
-  }
+  VERSION = common.VERSION
+  RELEASE_NOTES = common.RELEASE_NOTES
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f'Put tiny-imagenet-200.zip (from {URL}) or the folder it extracts '
       'to, tiny-imagenet-200/, in the manual dir (dataset.manual_dir).')

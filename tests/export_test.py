@@ -1,0 +1,88 @@
+"""An exported generator fills as the checkpoint it came from."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inpainting import export
+from inpainting import inference
+from inpainting import state as state_lib
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _batch(config):
+  batch = state_lib.example_batch(config, 3, seed=5)
+  batch['mask'][1] = 0
+  batch['mask'][1, 4:20, 30:60] = 1  # a box off the centre
+  return batch
+
+
+@pytest.mark.parametrize('dtype, atol', [('float32', 0.0), ('float16', 2e-2)])
+def test_the_exported_file_fills_as_its_checkpoint(trained_run, tmp_path,
+                                                   dtype, atol):
+  config, workdir = trained_run
+  state = inference.restore(config, workdir)
+  weights = tmp_path / f'generator_{dtype}.safetensors'
+  export.export(config, state, weights, dtype)
+  loaded_config, loaded = export.load(weights)
+  assert loaded.step == int(state.step)
+  assert loaded_config.model.encoder_features == config.model.encoder_features
+  batch = _batch(config)
+  expected = inference.fill(state, batch, config)
+  filled = inference.fill(loaded, batch, loaded_config)
+  if atol == 0.0:
+    np.testing.assert_array_equal(filled, expected)
+  else:  # float16 rounding of the weights, through the network
+    np.testing.assert_allclose(filled, expected, atol=atol)
+    assert np.abs(filled - expected).mean() < atol / 10
+
+
+def test_export_never_overwrites_and_load_names_what_is_wrong(trained_run,
+                                                              tmp_path):
+  config, workdir = trained_run
+  state = inference.restore(config, workdir)
+  weights = tmp_path / 'g.safetensors'
+  export.export(config, state, weights, 'float32')
+  with pytest.raises(export.ExportError, match='exists'):
+    export.export(config, state, weights, 'float32')
+  # Another network's config beside the weights: every misfit is named.
+  values = json.loads(export.config_path(weights).read_text())
+  values['model']['encoder_features'] = [8, 8, 16, 32]
+  values['model']['decoder_features'] = [32, 8, 8, 3]
+  export.config_path(weights).write_text(json.dumps(values))
+  with pytest.raises(export.ExportError, match='does not fit') as error:
+    export.load(weights)
+  assert 'encoder/conv3/kernel' in str(error.value)
+  with pytest.raises(export.ExportError, match='no such file'):
+    export.load(tmp_path / 'missing.safetensors')
+  (tmp_path / 'bad.safetensors').write_bytes(b'not a safetensors file')
+  export.config_path(tmp_path / 'bad.safetensors').write_text(
+      export.config_path(weights).read_text())
+  with pytest.raises(export.ExportError, match='not a readable'):
+    export.load(tmp_path / 'bad.safetensors')
+
+
+def test_the_tools_export_and_fill_from_the_file(trained_run, tmp_path):
+  _, workdir = trained_run
+  weights = tmp_path / 'model.safetensors'
+  exported = subprocess.run(
+      [sys.executable, 'tools/export.py', '--config=configs/tiny.py',
+       str(workdir), str(weights)], cwd=REPO, capture_output=True,
+      text=True, timeout=300, check=False)
+  assert exported.returncode == 0, exported.stderr[-3000:]
+  photo = tmp_path / 'photo.png'
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  Image.fromarray(np.random.default_rng(0).integers(
+      0, 255, (80, 60, 3), np.uint8)).save(photo)
+  filled = subprocess.run(
+      [sys.executable, 'tools/inpaint.py', f'--weights={weights}',
+       f'--output_dir={tmp_path / "out"}', '--box=10,10,20,30', str(photo)],
+      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert filled.returncode == 0, filled.stderr[-3000:]
+  out = np.asarray(Image.open(tmp_path / 'out' / 'photo_inpainted.png'))
+  assert out.shape == (64, 64, 3)
