@@ -1,4 +1,4 @@
-"""Fill holes in your own images with a trained checkpoint.
+"""Fill holes in your own images with a trained checkpoint or exported file.
 
   python tools/inpaint.py --config=configs/caption_gan.py \
       --workdir=runs/caption_gan --output_dir=out photo1.jpg photo2.png \
@@ -8,18 +8,20 @@
 Each image (any size, any colour mode) is centre-cropped to a square and
 resized to the model's 64x64; the hole is filled by the generator and
 written as `<output_dir>/<name>_inpainted.png` (files of the same name get
-`-2`, `-3`, ... in argument order: a/good.jpg, b/good.png -> good,
-good-2). No existing file is replaced: a name that is taken (an earlier
-result, or any file of yours) becomes the next free `-N` one, unless
---overwrite (which never replaces an input image). The hole is the config's centre square, or --mask: an image file
-of any size whose white (bright) pixels are missing, centre-cropped and
-resized like the images (a 64x64 pixel is missing if any part of it is;
-a mask the size of the photo lines up with it), or --box: a rectangle in
-the 64x64 model input (`16,16,32,32` is the centre square). With
---paste_back, the filled image is also resized back and its missing
-pixels pasted into the original at full size (`<name>_full.png`).
-Captions: --captions names a JSON file {"file name": "caption", ...};
---caption applies to the others; the rest get the empty caption.
+`-2`, `-3`, ... in argument order: a/good.jpg, b/good.png -> good, good-2).
+No existing file is replaced: a name that is taken (an earlier result, or
+any file of yours) becomes the next free `-N` one, unless --overwrite (which
+never replaces an input image). The hole is the config's centre square, or
+--mask: an image file of any size whose white (bright) pixels are missing,
+centre-cropped and resized like the images (a 64x64 pixel is missing if any
+part of it is; a mask the size of the photo lines up with it), or --box: a
+rectangle in the 64x64 model input (`16,16,32,32` is the centre square).
+With --paste_back, the filled image is also resized back and its missing
+pixels pasted into the original at full size (`<name>_full.png`). Instead of
+--config and --workdir, --weights=NAME.safetensors fills with an exported
+generator (tools/export.py). Captions: --captions names a JSON file {"file
+name": "caption", ...}; --caption applies to the others; the rest get the
+empty caption.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from PIL import Image
 
 from inpainting import config_lib
 from inpainting import errors
+from inpainting import export
 from inpainting import images
 from inpainting import inference
 from inpainting import masks
@@ -43,7 +46,11 @@ from inpainting import text_encoder
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'The run\'s config file.',
                                 lock_config=True)
-flags.DEFINE_string('workdir', None, 'The training run holding checkpoints.')
+flags.DEFINE_string('workdir', None, 'The training run holding checkpoints '
+                    '(with --config).')
+flags.DEFINE_string('weights', None, 'An exported generator (tools/export.py:'
+                    ' NAME.safetensors, its config NAME.json beside it), '
+                    'instead of --config and --workdir.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (the latest if unset).')
 flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
 flags.DEFINE_string('caption', '', 'Caption for images without their own.')
@@ -57,7 +64,7 @@ flags.DEFINE_list('box', None, 'The hole as top,left,height,width in the '
 flags.DEFINE_bool('overwrite', False, 'Replace existing output files (never '
                   'an input image). Without it, an existing name gets the '
                   'next free one: x_inpainted-2.png, ...')
-flags.mark_flags_as_required(['config', 'workdir', 'output_dir'])
+flags.mark_flags_as_required(['output_dir'])
 
 
 def paste_back(original: np.ndarray, filled: np.ndarray,
@@ -246,6 +253,22 @@ def inpaint_files(config, state, paths, captions, default_caption,
   return written
 
 
+def _model_from_flags():
+  """(config, state): an exported generator (--weights), or a run's
+  checkpoint (--config and --workdir)."""
+  if FLAGS.weights:
+    if FLAGS.workdir or FLAGS.step is not None:
+      raise errors.UserError('Give --weights, or --config with --workdir '
+                             '(and --step), not both.')
+    return export.load(FLAGS.weights)
+  if FLAGS.config is None or not FLAGS.workdir:
+    raise errors.UserError('Name the model: --weights=FILE.safetensors, or '
+                           '--config=FILE with --workdir=RUN.')
+  config = FLAGS.config
+  config_lib.validate_for_tool(config, reads_data=False)
+  return config, inference.restore(config, FLAGS.workdir, FLAGS.step)
+
+
 def main(argv):
   paths = argv[1:]
   if not paths:
@@ -260,10 +283,8 @@ def main(argv):
         isinstance(v, str) for v in captions.values()):
       raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
                              'object {"file name": "caption"}.')
-  config = FLAGS.config
-  config_lib.validate_for_tool(config, reads_data=False)
+  config, state = _model_from_flags()
   mask = hole_from_flags(config.image_size, config.mask.size)
-  state = inference.restore(config, FLAGS.workdir, FLAGS.step)
   output_dir = make_output_dir(FLAGS.output_dir)
   inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,
                 FLAGS.paste_back, mask, FLAGS.overwrite)
