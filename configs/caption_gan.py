@@ -4,7 +4,7 @@ The seed's architecture and optimiser (configs/default.py), with
 the loss balance of the context encoder the seed builds on (Pathak et al.
 2016): 0.999 * MSE(hole) + 0.001 * adversarial. With the seed's 0.8 / 0.2
 (configs/seed.py) the adversarial term dominates and the reconstruction
-stalls; the README has both measured.
+stalls; docs/model.md has both measured.
 
 The schedule is a short one, sized so that the quick start on the embedded
 synthetic dataset finishes in about 15 minutes on a 2-core CPU; on a GPU or

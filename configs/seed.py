@@ -2,7 +2,7 @@
 
 The architecture, optimiser and schedule are those of caption_gan.py; only
 the loss weights differ. Kept to measure what the seed's weighting does (see
-the README): the adversarial term dominates and the reconstruction stalls.
+docs/model.md): the adversarial term dominates and the reconstruction stalls.
 """
 
 from configs import caption_gan

@@ -53,6 +53,7 @@ from PIL import Image
 from inpainting import config_lib
 from inpainting import errors
 from inpainting import evaluate
+from inpainting import frontier
 from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
@@ -201,15 +202,15 @@ def main(argv):
     raise errors.UserError(f'config.eval.num_examples: the split '
                            f'{config.eval.split!r} gave {len(fills)} '
                            'image(s); the frontier needs two or more.')
-  added = evaluate.frontier_additions(fills, targets, box, seed=FLAGS.seed,
+  added = frontier.frontier_additions(fills, targets, box, seed=FLAGS.seed,
                                       sharpen_sigma=FLAGS.sharpen_sigma)
-  rows = evaluate.detail_frontier(fills, targets, box, added, strengths,
+  rows = frontier.detail_frontier(fills, targets, box, added, strengths,
                                  sharpen=sharpen)
   title = (f'Detail added to {FLAGS.workdir} at step {int(state.step)}: '
            f'{len(fills)} images of {config.dataset.name} '
            f'{config.eval.split}, centre holes')
   output.parent.mkdir(parents=True, exist_ok=True)
-  table = evaluate.frontier_markdown(rows, title) + (
+  table = frontier.frontier_markdown(rows, title) + (
       points_markdown(labelled) if labelled else '')
   output.write_text(table)
   plot(rows, labelled, title, output.with_suffix('.png'))

@@ -1,0 +1,21 @@
+"""dilated_flip_long_tta: dilated_flip_long's checkpoint scored with test-time
+mirroring (evaluation only, on a copy of its workdir).
+
+The seventh comparison, context, mirroring and the critic's artefact
+(docs/experiments/07_context_mirroring.md).
+Budget: 2,000 steps at batch 32 = 64,000 training images.
+Result (2026-11-30, coco64 validation, centre holes): hole MSE 0.0315, PSNR
+15.87 dB, SSIM 0.215, sharpness 0.226.
+
+  python -m inpainting.main --config=configs/experiments/dilated_flip_long_tta.py \
+      --config.dataset.manual_dir=PATH/coco64-captions.zip --workdir=runs/dilated_flip_long_tta --mode=evaluate
+"""
+
+from configs.experiments import dilated_flip_long
+
+
+def get_config(dataset='folder'):
+  config = dilated_flip_long.get_config(dataset)
+  config.flip_average = True
+  config.eval.baselines = False
+  return config
