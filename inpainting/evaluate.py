@@ -44,8 +44,8 @@ MODEL = 'model (true captions)'
 
 
 @functools.partial(compilation.jit,
-                   static_argnames=('fill', 'box', 'window'))
-def _model_metrics(state, batch, embedding, *, fill, box, window):
+                   static_argnames=('fill_args', 'box', 'window'))
+def _model_metrics(state, batch, embedding, *, fill_args, box, window):
   """Per-image metrics of the model with the given caption embeddings.
 
   `box` is the rectangular hole the metrics score (`metrics.hole_metrics`),
@@ -54,7 +54,7 @@ def _model_metrics(state, batch, embedding, *, fill, box, window):
   """
   target = (batch['image'] + 1.0) / 2.0
   filled = (inference.inpaint_with(state, {**batch, 'embedding': embedding},
-                                   box=window, **dict(fill)) + 1.0) / 2.0
+                                   box=window, **dict(fill_args)) + 1.0) / 2.0
   return _score(filled, target, batch['mask'], box), filled
 
 
@@ -128,7 +128,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
     box = masks.hole_box(masks.centre_mask(config.image_size,
                                            config.mask.size))
   # What the fill reads of the config (method, model, options), static.
-  fill = tuple(inference.fill_args(config).items())
+  fill_args = tuple(inference.fill_args(config).items())
   acc = _Accumulator()
   grid = None
   count = 0
@@ -145,7 +145,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
       variants['zero'] = np.zeros_like(batch['embedding'])
     window = masks.hole_box(batch['mask'])
     run = functools.partial(_model_metrics, state, device_batch,
-                            fill=fill, box=box, window=window)
+                            fill_args=fill_args, box=box, window=window)
     if (len(batch['image']), window) not in compiled:  # out of timings
       jax.block_until_ready(run(batch['embedding']))
       compiled.add((len(batch['image']), window))
