@@ -130,6 +130,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
   # What the fill reads of the config (method, model, options), static.
   fill_args = tuple(inference.fill_args(config).items())
   acc = _Accumulator()
+  shuffled_differs = []
   grid = None
   count = 0
   compiled = set()
@@ -142,6 +143,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
     variants = {'true': batch['embedding']}
     if config.model.use_captions and kind == 'centre':
       variants['shuffled'] = batch['shuffled_embedding']
+      shuffled_differs.append(np.asarray(batch['shuffled_differs'], bool))
       variants['zero'] = np.zeros_like(batch['embedding'])
     window = masks.hole_box(batch['mask'])
     run = functools.partial(_model_metrics, state, device_batch,
@@ -190,13 +192,22 @@ def run_evaluation(config: ml_collections.ConfigDict,
     report['methods'][method] = _summary(acc.per_image(method),
                                          acc.seconds[method])
   true_mse = acc.per_image(MODEL)['mse']
-  if 'model (shuffled captions)' in acc.values:
-    ablation = {'true_mse': float(true_mse.mean())}
+  # Only images with another caption among the following ones take part in
+  # the shuffled comparison (an uncaptioned folder has none).
+  differs = (np.concatenate(shuffled_differs) if shuffled_differs else
+             np.zeros(0, bool))
+  if 'model (shuffled captions)' in acc.values and differs.any():
+    ablation = {'true_mse': float(true_mse.mean()),
+                'shuffled_examples': int(differs.sum())}
     for name in ('shuffled', 'zero'):
       other = acc.per_image(f'model ({name} captions)')['mse']
-      ablation[f'{name}_mse'] = float(other.mean())
-      ablation[f'{name}_minus_true'] = _paired(other - true_mse)
+      keep = differs if name == 'shuffled' else slice(None)
+      ablation[f'{name}_mse'] = float(other[keep].mean())
+      ablation[f'{name}_minus_true'] = _paired(other[keep] - true_mse[keep])
     report['caption_ablation'] = ablation
+  elif 'model (shuffled captions)' in acc.values:
+    logging.warning('No image of the split has a caption that another '
+                    'image lacks: no caption ablation.')
   return report, grid, samples
 
 

@@ -427,7 +427,8 @@ def create_eval_dataset(config: ml_collections.ConfigDict,
   if shuffled_captions:
     ds = _with_shuffled_captions(ds)
   ds = ds.map(lambda ex: {**_to_model_input(ex, 0, mask=mask),
-                          **({'shuffled_embedding': ex['shuffled_embedding']}
+                          **({'shuffled_embedding': ex['shuffled_embedding'],
+                              'shuffled_differs': ex['shuffled_differs']}
                              if shuffled_captions else {})},
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return ds.batch(batch_size).prefetch(2)
@@ -441,8 +442,10 @@ def _with_shuffled_captions(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Adds to each example the first caption's embedding of another image.
 
   The first of the next SHUFFLE_CANDIDATES images (cyclically) whose first
-  caption is not among the example's own captions; an error if there is
-  none (a split of fewer distinct captions than that).
+  caption is not among the example's own captions (`shuffled_differs`);
+  where there is none (images without captions, all ''), the example's own
+  first embedding and `shuffled_differs` False: the caption ablation leaves
+  such images out of its shuffled comparison.
   """
   following = [ds.skip(k).concatenate(ds.take(k))
                for k in range(1, SHUFFLE_CANDIDATES + 1)]
@@ -452,14 +455,14 @@ def _with_shuffled_captions(ds: tf.data.Dataset) -> tf.data.Dataset:
     own = example['captions']
     differs = tf.reduce_all(
         tf.not_equal(candidates[:, None], own[None, :]), axis=1)
-    checks = [tf.debugging.assert_equal(
-        tf.reduce_any(differs), True,
-        message='No image among the next SHUFFLE_CANDIDATES has a caption '
-        'other than this one\'s: too few distinct captions to shuffle.')]
-    with tf.control_dependencies(checks):
-      index = tf.argmax(tf.cast(differs, tf.int32))
+    any_differs = tf.reduce_any(differs)
+    index = tf.argmax(tf.cast(differs, tf.int32))
     embeddings = tf.stack([o['embeddings'][0] for o in others])
-    return {**example, 'shuffled_embedding': tf.gather(embeddings, index)}
+    return {**example,
+            'shuffled_embedding': tf.where(any_differs,
+                                           tf.gather(embeddings, index),
+                                           example['embeddings'][0]),
+            'shuffled_differs': any_differs}
 
   return tf.data.Dataset.zip(ds, *following).map(choose)
 

@@ -144,13 +144,19 @@ def test_shuffled_captions_are_never_the_images_own():
     assert firsts[j] not in captions[i]
 
 
-def test_shuffled_captions_need_another_caption():
+def test_images_without_another_caption_are_marked_not_shuffled():
   ds = tf.data.Dataset.from_tensor_slices(
-      {'captions': [['same']] * 3,
-       'embeddings': np.zeros((3, 1, 2), np.float32)})
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match='too few distinct captions'):
-    list(input_pipeline._with_shuffled_captions(ds).as_numpy_iterator())  # pylint: disable=protected-access
+      {'captions': [['same'], ['same'], ['other']],
+       'embeddings': np.arange(6, dtype=np.float32).reshape(3, 1, 2)})
+  out = list(input_pipeline._with_shuffled_captions(ds).as_numpy_iterator())  # pylint: disable=protected-access
+  assert [bool(e['shuffled_differs']) for e in out] == [True, True, True]
+  same = tf.data.Dataset.from_tensor_slices(
+      {'captions': [['']] * 3,
+       'embeddings': np.arange(6, dtype=np.float32).reshape(3, 1, 2)})
+  out = list(input_pipeline._with_shuffled_captions(same).as_numpy_iterator())  # pylint: disable=protected-access
+  assert [bool(e['shuffled_differs']) for e in out] == [False] * 3
+  for i, e in enumerate(out):  # its own embedding: no difference to score
+    np.testing.assert_array_equal(e['shuffled_embedding'], [2 * i, 2 * i + 1])
 
 
 def test_batch_must_divide_over_devices(tiny_config):
