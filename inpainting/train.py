@@ -202,14 +202,20 @@ def _check_processes_agree(digest: str, step: int) -> None:
 
 
 def _write_config(config: ml_collections.ConfigDict,
-                  workdir: pathlib.Path) -> None:
-  path = workdir / 'config.json'
+                  workdir: pathlib.Path) -> pathlib.Path:
+  """Writes the run's config.json; a resumed run with another config keeps
+  the first and writes config.resumed.json (-2, -3, ...: never replaced)."""
   text = config.to_json_best_effort(indent=2, sort_keys=True)
-  if path.exists() and path.read_text() != text:
-    logging.warning('%s differs from this run\'s config; keeping the old '
-                    'file and writing config.resumed.json.', path)
-    path = workdir / 'config.resumed.json'
-  path.write_text(text)
+  path, n = workdir / 'config.json', 1
+  while path.exists() and path.read_text() != text:
+    if n == 1:
+      logging.warning('%s differs from this run\'s config; keeping it.', path)
+    path = workdir / ('config.resumed.json' if n == 1 else
+                      f'config.resumed-{n}.json')
+    n += 1
+  if not path.exists():
+    path.write_text(text)
+  return path
 
 
 def write_samples(config: ml_collections.ConfigDict, state: method_lib.State,

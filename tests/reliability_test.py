@@ -328,3 +328,20 @@ def test_compare_runs_checks_every_report_before_writing(trained_run,
   _assert_one_error_line(result, f'{bad / "report.json"}: not a report',
                          'report.num_examples', 'report.methods')
   assert not output.parent.exists()
+
+
+def test_a_resumed_run_with_another_config_replaces_no_config_file(
+    tmp_path, tiny_config):
+  from inpainting import train  # pylint: disable=g-import-not-at-top
+  first = train._write_config(tiny_config, tmp_path)  # pylint: disable=protected-access
+  tiny_config.optimizer.generator_learning_rate = 0.5
+  second = train._write_config(tiny_config, tmp_path)  # pylint: disable=protected-access
+  tiny_config.optimizer.generator_learning_rate = 0.25
+  third = train._write_config(tiny_config, tmp_path)  # pylint: disable=protected-access
+  again = train._write_config(tiny_config, tmp_path)  # pylint: disable=protected-access
+  assert [p.name for p in (first, second, third, again)] == [
+      'config.json', 'config.resumed.json', 'config.resumed-2.json',
+      'config.resumed-2.json']
+  rates = [json.loads(p.read_text())['optimizer']['generator_learning_rate']
+           for p in (first, second, third)]
+  assert rates == [2e-4, 0.5, 0.25]
