@@ -84,19 +84,26 @@ def export(config: ml_collections.ConfigDict, state: Any,
       config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
 
 
-def _overlay(target: ml_collections.ConfigDict, values: dict,
-             where: str) -> None:
-  """Sets `values` (from JSON) into `target`, keeping its types (tuples)."""
+def _overlay(target: ml_collections.ConfigDict, values: dict, where: str,
+             prefix: str = 'config') -> None:
+  """Sets `values` (from the JSON file `where`) into `target`, keeping its
+  types (tuples); a field it lacks, or of another type, is an ExportError."""
   for key, value in values.items():
+    field = f'{prefix}.{key}'
     if key not in target:
-      raise ExportError(f'{where}: unknown config field {key!r}.')
+      raise ExportError(f'{where}: unknown config field {field}.')
     if isinstance(target[key], ml_collections.ConfigDict):
-      _overlay(target[key], value, f'{where}.{key}' if '.' in where
-               else key)
-    elif isinstance(target[key], tuple) and isinstance(value, list):
-      target[key] = tuple(value)
-    else:
+      if not isinstance(value, dict):
+        raise ExportError(f'{where}: {field}={value!r}: must be a group of '
+                          'fields.')
+      _overlay(target[key], value, where, field)
+      continue
+    if isinstance(target[key], tuple) and isinstance(value, list):
+      value = tuple(value)
+    try:
       target[key] = value
+    except TypeError as e:
+      raise ExportError(f'{where}: {field}={value!r}: {e}') from None
 
 
 def load_config(weights: str | pathlib.Path) -> ml_collections.ConfigDict:

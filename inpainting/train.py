@@ -1,9 +1,9 @@
 """The training loop.
 
 `train_and_evaluate` feeds the pmapped step of the config's method
-(`methods.get(config).train_step`, `method.Method`) from the input pipeline, logs, evaluates, writes sample grids and checkpoints; it
-restarts from whatever the workdir holds, so rerunning a command resumes
-it.
+(`methods.get(config).train_step`, `method.Method`) from the input
+pipeline, logs, evaluates, writes sample grids and checkpoints; it restarts
+from whatever the workdir holds, so rerunning a command resumes it.
 """
 
 from __future__ import annotations

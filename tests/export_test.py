@@ -65,6 +65,11 @@ def test_export_never_overwrites_and_load_names_what_is_wrong(trained_run,
       export.config_path(weights).read_text())
   with pytest.raises(export.ExportError, match='not a readable'):
     export.load(tmp_path / 'bad.safetensors')
+  values['model'] = 3  # a group of fields replaced by a number
+  export.config_path(weights).write_text(json.dumps(values))
+  with pytest.raises(export.ExportError,
+                     match='config.model=3: must be a group of fields'):
+    export.load(weights)
 
 
 def test_the_tools_export_and_fill_from_the_file(trained_run, tmp_path):

@@ -175,10 +175,10 @@ def output_paths(output_dir: pathlib.Path, names: list[str],
             f'{path} is one of the input images; --overwrite replaces '
             'earlier results, never an input. Choose another --output_dir.')
     else:
-      n = 1
+      stem, suffix, n = pathlib.Path(name).stem, pathlib.Path(name).suffix, 1
       while path.exists() or path in taken:
         n += 1
-        path = output_dir / f'{pathlib.Path(name).stem}-{n}{pathlib.Path(name).suffix}'
+        path = output_dir / f'{stem}-{n}{suffix}'
     taken.add(path)
     paths.append(path)
   return paths

@@ -348,14 +348,15 @@ def generate_examples(source: Source, items: Sequence[Item],
   training split), images that copy a held-out one are left out.
   """
   for item, image in load_example_images(source, items, log):
-    if image is None or (copies and copies.is_copy(source, item, image)):
+    if image is None or (copies is not None and
+                         copies.is_copy(source, item, image)):
       continue
     yield item.key, {
-            'image': image,
-            'captions': list(item.captions),
-            'embeddings': np.stack([embeddings[c] for c in item.captions]),
-            **item.extra,
-        }
+        'image': image,
+        'captions': list(item.captions),
+        'embeddings': np.stack([embeddings[c] for c in item.captions]),
+        **item.extra,
+    }
 
 
 class CaptionedImageBuilder(tfds.core.GeneratorBasedBuilder, abc.ABC):
