@@ -97,87 +97,97 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.mask.mixture = ml_collections.ConfigDict(
       {'centre': 1.0, 'box': 1.0, 'free_form': 1.0})
 
+  # The networks (docs/model.md). `model.generator` and `model.critic` are
+  # the fields of models.Generator and models.Critic, passed to them as they
+  # are; `model.layers` picks their building blocks
+  # (implementations.from_config); the fields directly under `model` are
+  # shared by both.
   config.model = ml_collections.ConfigDict()
   config.model.use_captions = True
-  config.model.encoder_features = (64, 128, 256, 256)
-  config.model.decoder_features = (256, 128, 64, 3)
-  config.model.critic_features = (64, 128, 256, 256)
   config.model.kernel_size = 5
-  # The decoder's kernel (None: kernel_size). A kernel the stride divides
-  # (4) gives every output pixel as many taps: no checkerboard.
-  config.model.decoder_kernel_size = ml_collections.config_dict.placeholder(
-      int)
-  # The decoder's 2x upsampling: 'transpose' (the seed's transposed
-  # convolution), 'nearest' or 'bilinear' (resize, then a stride-1
-  # convolution: inpainting/layers.py, ResizeConv).
-  config.model.upsampling = 'transpose'
+  config.model.caption_features = 256
+  # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
+  config.model.dtype = 'float32'
+
+  generator = config.model.generator = ml_collections.ConfigDict()
+  generator.encoder_features = (64, 128, 256, 256)
+  generator.decoder_features = (256, 128, 64, 3)
+  # The decoder's kernel (None: model.kernel_size). A kernel the stride
+  # divides (4) gives every output pixel as many taps: no checkerboard.
+  generator.decoder_kernel_size = ml_collections.config_dict.placeholder(int)
   # > 0: the last upsampling gives this many features, and a stride-1 3x3
   # convolution at full resolution turns them, with the masked image and
   # the mask, into the output (a U-Net's outermost skip: the known pixels
   # beside a thin hole reach the output directly). 0: off (the seed).
-  config.model.full_resolution_features = 0
+  generator.full_resolution_features = 0
   # Residual blocks of 3x3 convolutions dilated 2, 4, 8, 2, 4, 8, ... on the
   # encoder's second activation (16x16 of a 64x64 image), each
   # conv -> BatchNorm -> activation added to its input (Iizuka et al.
   # 2017's dilated middle): every position there then sees the whole map
   # before the bottleneck and the skip to the decoder. 0: none (the seed).
-  config.model.dilated_blocks = 0
+  generator.dilated_blocks = 0
   # Noise inputs (StyleGAN's) in the decoder's last noise_levels blocks: a
   # per-pixel standard normal image added after BatchNorm, times a learned
   # per-channel strength that starts at noise_init (models.Decoder), drawn
   # anew each training step and from a fixed seed at inference. Without it the
   # generator is deterministic and any detail it draws is the same wherever
   # the input is smooth. 0: none (the seed).
-  config.model.noise_levels = 0
+  generator.noise_levels = 0
   # The noise strengths' initial value: 0 (StyleGAN's) starts noiseless;
   # with loss.noise_free_reconstruction, whose reconstruction term does not
   # see the noise, a value such as 1 starts it as loud as the features and
   # leaves the critic to shape it.
-  config.model.noise_init = 0.0
+  generator.noise_init = 0.0
   # What the generator reads in the hole (inpainting/prefill.py): 'none',
   # zeros (the seed); 'pull_push', a smooth fill from the border, which the
   # network then corrects (at initialisation the model is that fill).
-  config.model.prefill = 'none'
-  config.model.activation = 'relu'
-  config.model.critic_activation = 'relu'
-  config.model.output_activation = 'tanh'
-  config.model.skip_connections = True
-  config.model.caption_features = 256
+  generator.prefill = 'none'
+  generator.activation = 'relu'
+  generator.output_activation = 'tanh'
+  generator.skip_connections = True
   # How the caption conditions the generator: 'after_bottleneck' (the seed),
   # 'before_bottleneck' or 'film' (models.GENERATOR_CONDITIONING); with
   # 'film', film_encoder adds FiLM to the encoder's blocks too.
-  config.model.caption_conditioning = 'after_bottleneck'
-  config.model.film_encoder = False
-  # How it conditions the critic: 'concat' (the seed) or 'projection'
-  # (models.CRITIC_CONDITIONING).
-  config.model.critic_conditioning = 'concat'
+  generator.caption_conditioning = 'after_bottleneck'
+  generator.film_encoder = False
+
+  critic = config.model.critic = ml_collections.ConfigDict()
+  critic.features = (64, 128, 256, 256)
+  critic.activation = 'relu'
+  # How the caption conditions the critic: 'concat' (the seed) or
+  # 'projection' (models.CRITIC_CONDITIONING).
+  critic.caption_conditioning = 'concat'
   # What the critic scores (models.CRITIC_VIEWS): 'global' (the whole image,
-  # the seed), 'local' (a critic_window-sided window around the hole),
+  # the seed), 'local' (a window-sided window around the hole),
   # 'global_local' (both) or 'patch' (image and mask in, a logit per
-  # position of its last features; fewer critic_features, more positions).
-  config.model.critic_view = 'global'
-  config.model.critic_window = 48
+  # position of its last features; fewer features, more positions).
+  critic.view = 'global'
+  critic.window = 48
   # BatchNorm after the critic's convolutions from the second on (the
   # seed), and/or spectral normalisation of its layers (SN-GAN, DeepFill v2).
-  config.model.critic_batch_norm = True
-  config.model.critic_spectral_norm = False
+  critic.batch_norm = True
+  critic.spectral_norm = False
   # A [1, 2, 1] blur before each of the critic's stride-2 convolutions
   # (models.blur): anti-aliased, its gradient holds no pixel-period pattern.
-  config.model.critic_blur = False
+  critic.blur = False
   # How the one-logit views read the last features (models.CRITIC_HEADS):
   # 'flatten', a weight per position (the seed), or 'mean' over positions.
-  config.model.critic_head = 'flatten'
-  config.model.batch_norm_momentum = 0.9
+  critic.head = 'flatten'
+
+  layers = config.model.layers = ml_collections.ConfigDict()
+  # The decoder's 2x upsampling: 'transpose' (the seed's transposed
+  # convolution), 'nearest' or 'bilinear' (resize, then a stride-1
+  # convolution: inpainting/layers.py, ResizeConv).
+  layers.upsampling = 'transpose'
+  layers.batch_norm_momentum = 0.9
   # How the layers are computed; every choice has the same parameters and
   # computes the same function (inpainting/implementations.py). 'auto':
   # the fastest measured on the backend (CPU: 'adjoint' and 'dot'; GPU,
   # TPU: the stock 'xla' and 'flax'). Convolutions: 'xla' (stock Flax),
   # 'phase' or 'adjoint' (inpainting/layers.py); BatchNorm: 'flax' or 'dot'
   # (its sums as matrix products, inpainting/normalization.py).
-  config.model.conv_impl = 'auto'
-  config.model.batch_norm_impl = 'auto'
-  # Computation dtype ('float32' or 'bfloat16'); parameters stay float32.
-  config.model.dtype = 'float32'
+  layers.conv_impl = 'auto'
+  layers.batch_norm_impl = 'auto'
 
   config.loss = ml_collections.ConfigDict()
   config.loss.reconstruction_weight = 0.8
@@ -206,14 +216,14 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # L1 between the critic's features of the real image and of the composite,
   # added to the generator's loss with this weight (0: off).
   config.loss.feature_matching_weight = 0.0
-  # With model.noise_levels: the reconstruction term scores a second pass
-  # of the generator without its noise, the critic's terms the pass with
-  # it; the noiseless fill stays the MSE predictor and the noise carries
-  # only the detail the critic asks for (config.noise_scale dials it in at
-  # inference). False: both terms score the one noisy pass. BatchNorm's
-  # running statistics are the noisy pass's: noise in a block that another
-  # BatchNorm follows makes the noiseless fill at inference (noise_scale=0)
-  # read statistics of noisy features; with full_resolution_features and
+  # With model.generator.noise_levels: the reconstruction term scores a second
+  # pass of the generator without its noise, the critic's terms the pass with
+  # it; the noiseless fill stays the MSE predictor and the noise carries only
+  # the detail the critic asks for (config.noise_scale dials it in at
+  # inference). False: both terms score the one noisy pass. BatchNorm's running
+  # statistics are the noisy pass's: noise in a block that another BatchNorm
+  # follows makes the noiseless fill at inference (noise_scale=0) read
+  # statistics of noisy features; with full_resolution_features and
   # noise_levels=1 none follows.
   config.loss.noise_free_reconstruction = False
 
@@ -249,8 +259,8 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Test-time mirroring at inference: the mean of the prediction and the
   # mirrored prediction of the mirrored input (twice the generator's cost).
   config.flip_average = False
-  # With model.noise_levels: the noise inputs' scale at inference (1: as
-  # trained; 0: none, the generator's mean-like fill; between, a dial from
+  # With model.generator.noise_levels: the noise inputs' scale at inference (1:
+  # as trained; 0: none, the generator's mean-like fill; between, a dial from
   # smooth to detailed, as a GAN's truncation).
   config.noise_scale = 1.0
 

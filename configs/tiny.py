@@ -8,9 +8,9 @@ def get_config(dataset=None):
   config.dataset.name = 'synthetic_shapes/tiny'
   default.set_dataset(config, dataset)
   config.dataset.shuffle_buffer_size = 64
-  config.model.encoder_features = (8, 8, 16, 16)
-  config.model.decoder_features = (16, 8, 8, 3)
-  config.model.critic_features = (8, 8, 16, 16)
+  config.model.generator.encoder_features = (8, 8, 16, 16)
+  config.model.generator.decoder_features = (16, 8, 8, 3)
+  config.model.critic.features = (8, 8, 16, 16)
   config.model.caption_features = 8
   config.batch_size = 8
   config.num_train_steps = 6

@@ -52,7 +52,8 @@ _pull_push = jax.jit(prefill.pull_push)
 
 def pull_push(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
   """The pull-push membrane (prefill.pull_push), the generator's first guess
-  with `model.prefill='pull_push'`: what the network adds is beyond it."""
+  with `model.generator.prefill='pull_push'`: what the network adds is
+  beyond it."""
   filled = _pull_push(image[None].astype(np.float32),
                       hole[None, ..., None].astype(np.float32))
   return np.asarray(filled[0])

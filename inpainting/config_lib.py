@@ -3,8 +3,9 @@
 `validate` collects every problem it finds and raises one `ConfigError`
 that names each field and its value, e.g.
 
-    config.model.decoder_features=(256, 128, 3): must have as many entries
-    as config.model.encoder_features=(64, 128, 256, 256) (4)
+    config.model.generator.decoder_features=(256, 128, 3): must have as
+    many entries as config.model.generator.encoder_features=(64, 128, 256,
+    256) (4), to upsample back to the image size
 
 so that a typo costs seconds, not a compile and a crash deep inside Flax.
 """
@@ -26,6 +27,37 @@ from inpainting import prefill as prefill_lib
 from inpainting import state as state_lib
 
 MODEL_DTYPES = ('float32', 'bfloat16')
+
+# Where the fields of `config.model` written before it had groups
+# (inpainting-generator files and config.json of runs up to 2026-12-06) are
+# now: `grouped_model_fields` moves them.
+FLAT_MODEL_FIELDS = {
+    **{name: ('generator', name) for name in (
+        'encoder_features', 'decoder_features', 'decoder_kernel_size',
+        'full_resolution_features', 'dilated_blocks', 'noise_levels',
+        'noise_init', 'prefill', 'activation', 'output_activation',
+        'skip_connections', 'caption_conditioning', 'film_encoder')},
+    **{f'critic_{name}': ('critic', name) for name in (
+        'features', 'activation', 'view', 'window', 'batch_norm',
+        'spectral_norm', 'blur', 'head')},
+    'critic_conditioning': ('critic', 'caption_conditioning'),
+    **{name: ('layers', name) for name in (
+        'upsampling', 'batch_norm_momentum', 'conv_impl', 'batch_norm_impl')},
+}
+
+
+def grouped_model_fields(values: dict[str, Any]) -> dict[str, Any]:
+  """A config's fields as a dict (a JSON config), with a `model` written
+  before the generator, critic and layers groups moved into them; a config
+  already grouped is returned as it is."""
+  model = values.get('model')
+  if not isinstance(model, dict) or not set(model) & set(FLAT_MODEL_FIELDS):
+    return values
+  grouped = {k: v for k, v in model.items() if k not in FLAT_MODEL_FIELDS}
+  for old, (group, name) in FLAT_MODEL_FIELDS.items():
+    if old in model:
+      grouped.setdefault(group, {})[name] = model[old]
+  return dict(values, model=grouped)
 
 
 class ConfigError(errors.UserError, ValueError):
@@ -208,7 +240,8 @@ def _choice(problems: list[str], path: str, value: Any,
 def _shape_problems(config: ml_collections.ConfigDict) -> list[str]:
   """The hole, the networks' depths and widths against the image size."""
   problems = []
-  size, hole, model = config.image_size, config.mask.size, config.model
+  size, hole = config.image_size, config.mask.size
+  generator, critic = config.model.generator, config.model.critic
   if hole >= size:
     problems.append(f'config.mask.size={hole}: the hole must be smaller than '
                     f'config.image_size={size}, leaving a border to see')
@@ -216,99 +249,122 @@ def _shape_problems(config: ml_collections.ConfigDict) -> list[str]:
     problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
                     'the hole must be even, so that the hole is centred')
   ok = {name: _check_features(config, f'model.{name}', problems)
-        for name in ('encoder_features', 'decoder_features',
-                     'critic_features')}
-  for name in ('encoder_features', 'critic_features'):
-    depth = len(model[name]) if ok[name] else 0
+        for name in ('generator.encoder_features',
+                     'generator.decoder_features', 'critic.features')}
+  for name in ('generator.encoder_features', 'critic.features'):
+    depth = len(_get(config.model, name)) if ok[name] else 0
     if depth and size % 2**depth:
       problems.append(
-          f'config.model.{name}={tuple(model[name])}: {depth} stride-2 '
-          f'layers need config.image_size={size} to be divisible by '
-          f'2**{depth}={2**depth}')
-  if ok['encoder_features'] and ok['decoder_features']:
-    if len(model.decoder_features) != len(model.encoder_features):
+          f'config.model.{name}={tuple(_get(config.model, name))}: {depth} '
+          f'stride-2 layers need config.image_size={size} to be divisible '
+          f'by 2**{depth}={2**depth}')
+  encoder = tuple(generator.encoder_features)
+  decoder = tuple(generator.decoder_features)
+  if ok['generator.encoder_features'] and ok['generator.decoder_features']:
+    if len(decoder) != len(encoder):
       problems.append(
-          f'config.model.decoder_features={tuple(model.decoder_features)}: '
-          'must have as many entries as config.model.encoder_features='
-          f'{tuple(model.encoder_features)} ({len(model.encoder_features)}), '
-          'to upsample back to the image size')
-    if model.decoder_features[-1] != 3:
+          f'config.model.generator.decoder_features={decoder}: must have as '
+          'many entries as config.model.generator.encoder_features='
+          f'{encoder} ({len(encoder)}), to upsample back to the image size')
+    if decoder[-1] != 3:
       problems.append(
-          f'config.model.decoder_features={tuple(model.decoder_features)}: '
-          'the last entry is the output image and must be 3 (RGB)')
-  if model.critic_view in ('local', 'global_local'):
-    window = model.critic_window
+          f'config.model.generator.decoder_features={decoder}: the last '
+          'entry is the output image and must be 3 (RGB)')
+  if critic.view in ('local', 'global_local'):
+    window = critic.window
     if not 0 < window <= size:
-      problems.append(f'config.model.critic_window={window!r}: the local '
+      problems.append(f'config.model.critic.window={window!r}: the local '
                       f'critic\'s window must fit in the image (1 to {size})')
-    elif ok['critic_features'] and window % 2**len(model.critic_features):
+    elif ok['critic.features'] and window % 2**len(critic.features):
       problems.append(
-          f'config.model.critic_window={window}: '
-          f'{len(model.critic_features)} stride-2 layers '
-          f'(config.model.critic_features) need it divisible by '
-          f'{2**len(model.critic_features)}')
+          f'config.model.critic.window={window}: '
+          f'{len(critic.features)} stride-2 layers '
+          f'(config.model.critic.features) need it divisible by '
+          f'{2**len(critic.features)}')
+  return problems
+
+
+def _generator_problems(generator: ml_collections.ConfigDict) -> list[str]:
+  """`config.model.generator`: its names against their registries, and the
+  fields that go together."""
+  problems = []
+  for name in ('activation', 'output_activation'):
+    _choice(problems, f'model.generator.{name}', generator[name],
+            models.ACTIVATIONS)
+  _choice(problems, 'model.generator.caption_conditioning',
+          generator.caption_conditioning, models.GENERATOR_CONDITIONING)
+  if (_choice(problems, 'model.generator.prefill', generator.prefill,
+              prefill_lib.PREFILLS) and generator.prefill != 'none' and
+      generator.output_activation != 'tanh'):
+    problems.append(f'config.model.generator.prefill={generator.prefill!r} '
+                    'corrects its guess through tanh: needs '
+                    "config.model.generator.output_activation='tanh', not "
+                    f'{generator.output_activation!r}')
+  kernel = generator.decoder_kernel_size
+  if kernel is not None and kernel < 1:
+    problems.append(f'config.model.generator.decoder_kernel_size={kernel!r}: '
+                    'must be positive or None')
+  if generator.full_resolution_features < 0:
+    problems.append('config.model.generator.full_resolution_features='
+                    f'{generator.full_resolution_features!r}: must be >= 0 '
+                    '(0: off)')
+  blocks = generator.dilated_blocks
+  if blocks < 0:
+    problems.append(f'config.model.generator.dilated_blocks={blocks!r}: '
+                    'must be >= 0 (0: none)')
+  elif blocks and len(generator.encoder_features) < 2:
+    problems.append(f'config.model.generator.dilated_blocks={blocks!r} '
+                    'follow the encoder\'s second layer; '
+                    'config.model.generator.encoder_features='
+                    f'{tuple(generator.encoder_features)!r} has fewer')
+  noisy_blocks = len(generator.decoder_features) - (
+      0 if generator.full_resolution_features else 1)
+  if not 0 <= generator.noise_levels <= noisy_blocks:
+    problems.append(
+        f'config.model.generator.noise_levels={generator.noise_levels!r}: '
+        f'must be from 0 (none) to {noisy_blocks}, the decoder blocks with '
+        'BatchNorm (decoder_features='
+        f'{tuple(generator.decoder_features)!r}, full_resolution_features='
+        f'{generator.full_resolution_features!r})')
+  if generator.film_encoder and generator.caption_conditioning != 'film':
+    problems.append('config.model.generator.film_encoder=True: needs '
+                    "config.model.generator.caption_conditioning='film'")
+  return problems
+
+
+def _critic_problems(critic: ml_collections.ConfigDict) -> list[str]:
+  """`config.model.critic`: its names against their registries."""
+  problems = []
+  _choice(problems, 'model.critic.activation', critic.activation,
+          models.ACTIVATIONS)
+  _choice(problems, 'model.critic.caption_conditioning',
+          critic.caption_conditioning, models.CRITIC_CONDITIONING)
+  _choice(problems, 'model.critic.head', critic.head, models.CRITIC_HEADS)
+  _choice(problems, 'model.critic.view', critic.view, models.CRITIC_VIEWS)
+  return problems
+
+
+def _layers_problems(layers: ml_collections.ConfigDict) -> list[str]:
+  """`config.model.layers`: the building blocks (implementations.py)."""
+  problems = []
+  _choice(problems, 'model.layers.conv_impl', layers.conv_impl,
+          implementations.CONVOLUTIONS, ('auto',))
+  _choice(problems, 'model.layers.batch_norm_impl', layers.batch_norm_impl,
+          implementations.BATCH_NORMS, ('auto',))
+  _choice(problems, 'model.layers.upsampling', layers.upsampling,
+          implementations.UPSAMPLING)
+  if not 0 <= layers.batch_norm_momentum < 1:
+    problems.append('config.model.layers.batch_norm_momentum='
+                    f'{layers.batch_norm_momentum!r}: must be in [0, 1)')
   return problems
 
 
 def _model_problems(model: ml_collections.ConfigDict) -> list[str]:
-  """`config.model`: each name against its registry, and what goes with
-  what."""
+  """`config.model`, group by group."""
   problems = []
-  for name in ('activation', 'critic_activation', 'output_activation'):
-    _choice(problems, f'model.{name}', model[name], models.ACTIVATIONS)
-  _choice(problems, 'model.conv_impl', model.conv_impl,
-          implementations.CONVOLUTIONS, ('auto',))
-  _choice(problems, 'model.batch_norm_impl', model.batch_norm_impl,
-          implementations.BATCH_NORMS, ('auto',))
-  _choice(problems, 'model.upsampling', model.upsampling,
-          implementations.UPSAMPLING)
-  _choice(problems, 'model.caption_conditioning', model.caption_conditioning,
-          models.GENERATOR_CONDITIONING)
-  _choice(problems, 'model.critic_conditioning', model.critic_conditioning,
-          models.CRITIC_CONDITIONING)
-  _choice(problems, 'model.critic_head', model.critic_head,
-          models.CRITIC_HEADS)
-  _choice(problems, 'model.critic_view', model.critic_view,
-          models.CRITIC_VIEWS)
   _choice(problems, 'model.dtype', model.dtype, MODEL_DTYPES)
-  if (_choice(problems, 'model.prefill', model.prefill, prefill_lib.PREFILLS)
-      and model.prefill != 'none' and model.output_activation != 'tanh'):
-    problems.append(f'config.model.prefill={model.prefill!r} corrects its '
-                    "guess through tanh: needs config.model."
-                    f"output_activation='tanh', not "
-                    f'{model.output_activation!r}')
-  if model.decoder_kernel_size is not None and model.decoder_kernel_size < 1:
-    problems.append('config.model.decoder_kernel_size='
-                    f'{model.decoder_kernel_size!r}: must be positive or '
-                    'None')
-  if model.full_resolution_features < 0:
-    problems.append('config.model.full_resolution_features='
-                    f'{model.full_resolution_features!r}: must be >= 0 (0: '
-                    'off)')
-  if model.dilated_blocks < 0:
-    problems.append(f'config.model.dilated_blocks={model.dilated_blocks!r}'
-                    ': must be >= 0 (0: none)')
-  elif model.dilated_blocks and len(model.encoder_features) < 2:
-    problems.append(f'config.model.dilated_blocks={model.dilated_blocks!r} '
-                    'follow the encoder\'s second layer; '
-                    'config.model.encoder_features='
-                    f'{tuple(model.encoder_features)!r} has fewer')
-  noisy_blocks = len(model.decoder_features) - (
-      0 if model.full_resolution_features else 1)
-  if not 0 <= model.noise_levels <= noisy_blocks:
-    problems.append(f'config.model.noise_levels={model.noise_levels!r}: '
-                    f'must be from 0 (none) to {noisy_blocks}, the decoder '
-                    'blocks with BatchNorm (config.model.decoder_features='
-                    f'{tuple(model.decoder_features)!r}, '
-                    'full_resolution_features='
-                    f'{model.full_resolution_features!r})')
-  if model.film_encoder and model.caption_conditioning != 'film':
-    problems.append('config.model.film_encoder=True: needs '
-                    "config.model.caption_conditioning='film'")
-  if not 0 <= model.batch_norm_momentum < 1:
-    problems.append('config.model.batch_norm_momentum='
-                    f'{model.batch_norm_momentum!r}: must be in [0, 1)')
-  return problems
+  return (problems + _generator_problems(model.generator) +
+          _critic_problems(model.critic) + _layers_problems(model.layers))
 
 
 def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
@@ -325,10 +381,10 @@ def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
   if not isinstance(loss.r1_interval, int) or loss.r1_interval < 1:
     problems.append(f'config.loss.r1_interval={loss.r1_interval!r}: '
                     'must be an integer >= 1 (1: every step)')
-  if loss.noise_free_reconstruction and not config.model.noise_levels:
+  if loss.noise_free_reconstruction and not config.model.generator.noise_levels:
     problems.append('config.loss.noise_free_reconstruction=True scores the '
                     'generator without its noise inputs; it needs '
-                    'config.model.noise_levels > 0')
+                    'config.model.generator.noise_levels > 0')
   return problems
 
 

@@ -19,8 +19,8 @@ from inpainting import models
 from inpainting import state as state_lib
 from inpainting import train_step as train_step_lib
 
-# The generator's noise inputs (model.noise_levels) at inference: drawn
-# from this seed for each call, so that evaluation and samples are
+# The generator's noise inputs (model.generator.noise_levels) at inference:
+# drawn from this seed for each call, so that evaluation and samples are
 # reproducible (and a caption ablation compares fills with the same noise).
 NOISE_SEED = 0
 
@@ -39,7 +39,7 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   With `options.flip_average`, the mean of that prediction and the mirrored
   prediction of the mirrored input (a window is mirrored with it).
 
-  With `model.noise_levels`, the generator's noise is drawn from
+  With `model.generator.noise_levels`, the generator's noise is drawn from
   `NOISE_SEED` for the batch (mirrored with the mirrored input), times
   `options.noise_scale`.
 
@@ -57,7 +57,7 @@ def predict(state: state_lib.GANState, batch: dict[str, jax.Array], *,
   """
   generator = models.generator_from_config(model)
   noise = models.draw_noise(jax.random.key(NOISE_SEED), batch['image'].shape,
-                           model.noise_levels)
+                           model.generator.noise_levels)
   if noise is not None:
     noise = noise * options.noise_scale
   guidance = options.guidance if model.use_captions else 0.0

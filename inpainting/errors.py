@@ -51,8 +51,13 @@ def _flag_problem(error: Exception, argv: Sequence[str]) -> str:
     key = message.strip('\'"')
     named = [a.split('=')[0] for a in argv
              if a.startswith('--config.') and key in a]
+    from inpainting import config_lib  # pylint: disable=g-import-not-at-top
+    moved = [f'--config.model.{old} is now --config.model.{group}.{new}'
+             for old, (group, new) in config_lib.FLAT_MODEL_FIELDS.items()
+             if any(f'--config.model.{old}=' in a for a in argv)]
     return (f'{", ".join(named) or key}: no such config field '
-            '(configs/default.py lists every field)')
+            '(configs/default.py lists every field)' +
+            (f'; {"; ".join(moved)}' if moved else ''))
   return message.removeprefix('flag ')
 
 

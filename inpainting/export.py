@@ -122,7 +122,7 @@ def load_config(weights: str | pathlib.Path) -> ml_collections.ConfigDict:
   if not isinstance(values, dict):
     raise ExportError(f'{path}: not a JSON object of config fields.')
   config = default.get_config()
-  _overlay(config, values, str(path))
+  _overlay(config, config_lib.grouped_model_fields(values), str(path))
   config_lib.validate(config, device_count=1, reads_data=False)
   return config
 

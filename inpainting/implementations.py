@@ -5,10 +5,10 @@ as flax's ResNet takes `conv` and `norm`: a stride-2 convolution, a
 stride-2 transposed convolution and a BatchNorm. This module turns the
 config's names for them into module classes, in one place:
 
-- `model.conv_impl`: 'xla' (`flax.linen.Conv` / `ConvTranspose`), 'phase'
+- `model.layers.conv_impl`: 'xla' (`flax.linen.Conv` / `ConvTranspose`), 'phase'
   or 'adjoint' (the same layers computed by faster formulations on XLA:CPU,
   `layers.py`);
-- `model.batch_norm_impl`: 'flax' (`flax.linen.BatchNorm`) or 'dot' (the
+- `model.layers.batch_norm_impl`: 'flax' (`flax.linen.BatchNorm`) or 'dot' (the
   same, its sums as matrix products, `normalization.py`);
 - 'auto' (the default of both): what was measured fastest on the backend
   JAX runs on (`AUTO`): on CPU the adjoint convolutions and the dot
@@ -49,7 +49,7 @@ BATCH_NORMS: dict[str, ModuleDef] = {
 # stock layers and 25-28 with these (docs/performance.md).
 AUTO: dict[str, tuple[str, str]] = {'cpu': ('adjoint', 'dot')}
 AUTO_ELSEWHERE = ('xla', 'flax')
-# The decoder's 2x upsampling (model.upsampling): the seed's stride-2
+# The decoder's 2x upsampling (model.layers.upsampling): the seed's stride-2
 # transposed convolution (of conv_impl), or resizing then a stride-1
 # convolution (layers.ResizeConv, stock: stride-1 convolutions are fast
 # everywhere).
@@ -85,28 +85,28 @@ def resolve(conv_impl: str, batch_norm_impl: str,
   return conv_impl, batch_norm_impl
 
 
-def from_config(model: ml_collections.ConfigDict,
+def from_config(layers_config: ml_collections.ConfigDict,
                 axis_name: str | None = None,
                 backend: str | None = None) -> Layers:
-  """The building blocks `config.model` asks for, on `backend`.
+  """The building blocks `config.model.layers` asks for, on `backend`.
 
   Args:
-    model: `config.model`; reads conv_impl, batch_norm_impl,
-      batch_norm_momentum and upsampling.
+    layers_config: `config.model.layers` (conv_impl, batch_norm_impl,
+      batch_norm_momentum, upsampling).
     axis_name: the pmap axis BatchNorm averages its statistics over.
     backend: as in `resolve`.
   """
-  conv_impl, batch_norm_impl = resolve(model.conv_impl, model.batch_norm_impl,
-                                       backend)
+  conv_impl, batch_norm_impl = resolve(layers_config.conv_impl,
+                                       layers_config.batch_norm_impl, backend)
   conv, conv_transpose = CONVOLUTIONS[conv_impl]
   upsample_span = layers.transpose_input_span
-  if model.upsampling != 'transpose':
+  if layers_config.upsampling != 'transpose':
     conv_transpose = functools.partial(layers.ResizeConv,
-                                       method=model.upsampling)
+                                       method=layers_config.upsampling)
     upsample_span = functools.partial(layers.resize_conv_input_span,
-                                      method=model.upsampling)
+                                      method=layers_config.upsampling)
   norm = functools.partial(BATCH_NORMS[batch_norm_impl],
-                           momentum=model.batch_norm_momentum,
+                           momentum=layers_config.batch_norm_momentum,
                            axis_name=axis_name)
   return Layers(conv, conv_transpose, upsample_span, norm, conv_impl,
                 batch_norm_impl)

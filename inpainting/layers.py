@@ -4,7 +4,7 @@ The layer classes here hold exactly the parameters of `flax.linen.Conv`
 and `flax.linen.ConvTranspose` ('kernel' [kh, kw, in, out] and 'bias' [out],
 same initialisers), take the same constructor arguments, and compute the
 same outputs, so a checkpoint moves freely between implementations and
-platforms. Which one a model uses is the config field `model.conv_impl`,
+platforms. Which one a model uses is the config field `model.layers.conv_impl`,
 resolved in `implementations.py`:
 
 - 'xla': the stock Flax layers.

@@ -87,9 +87,9 @@ def main(argv):
   model = FLAGS.config.model
   logging.info('Layers on %s: conv_impl=%s, batch_norm_impl=%s (config: '
                '%s, %s).', jax.default_backend(),
-               *implementations.resolve(model.conv_impl,
-                                        model.batch_norm_impl),
-               model.conv_impl, model.batch_norm_impl)
+               *implementations.resolve(model.layers.conv_impl,
+                                        model.layers.batch_norm_impl),
+               model.layers.conv_impl, model.layers.batch_norm_impl)
   if FLAGS.mode == 'train':
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:

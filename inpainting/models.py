@@ -72,14 +72,15 @@ def _crop(x: jax.Array, span) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorConditioning:
-  """Where the generator's caption enters (model.caption_conditioning).
+  """Where the generator's caption enters
+  (model.generator.caption_conditioning).
 
   Attributes:
     before_bottleneck: a caption map (Dense, tiled) concatenated to the
       encoder's code, so it passes through the channel-wise FC with it.
     after_bottleneck: that map concatenated to the channel-wise FC's output.
     film: a per-channel scale and shift from the caption in every decoder
-      block (and, with model.film_encoder, every encoder block).
+      block (and, with model.generator.film_encoder, every encoder block).
   """
   before_bottleneck: bool = False
   after_bottleneck: bool = False
@@ -94,7 +95,7 @@ GENERATOR_CONDITIONING = {
     # As DF-GAN and DAFT-GAN condition on text.
     'film': GeneratorConditioning(film=True),
 }
-# How a one-logit critic reads its last features (model.critic_head):
+# How a one-logit critic reads its last features (model.critic.head):
 CRITIC_HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
     # A weight for every position (the seed): the logit's gradient holds a
     # fixed spatial template, the same for every input.
@@ -106,7 +107,7 @@ CRITIC_HEADS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 @dataclasses.dataclass(frozen=True)
 class CriticConditioning:
-  """How the critic takes the caption (model.critic_conditioning)."""
+  """How the critic takes the caption (model.critic.caption_conditioning)."""
   concat: bool = False  # a caption map concatenated to the last features
   projection: bool = False  # logit + <V e, pooled features>
 
@@ -585,7 +586,7 @@ def draw_noise(key: jax.Array, shape: Sequence[int],
   Args:
     key: a PRNG key.
     shape: the images', [B, H, W, ...].
-    levels: `model.noise_levels`.
+    levels: `model.generator.noise_levels`.
   """
   if not levels:
     return None
@@ -606,12 +607,12 @@ def _correct(guess: jax.Array, correction: jax.Array,
 
 @dataclasses.dataclass(frozen=True)
 class CriticView:
-  """What the critic looks at (model.critic_view).
+  """What the critic looks at (model.critic.view).
 
   Attributes:
     branches: (name prefix of the branch's layers, what it sees) for each
       branch, a network of the seed's critic: 'global' (the whole image),
-      'local' (a critic_window-sided window around the hole) or 'patch'
+      'local' (a window-sided window around the hole) or 'patch'
       (the image and the mask). Branches' logits are summed, which is
       their features concatenated before one linear layer.
     per_position: a logit at every position of the last features (for the
@@ -779,9 +780,14 @@ class Critic(nn.Module):
     return logits
 
 
-def _shared_fields(model: ml_collections.ConfigDict) -> dict[str, Any]:
-  """Fields that the generator and the critic take alike from the config."""
-  return dict(kernel_size=model.kernel_size,
+def _fields(model: ml_collections.ConfigDict,
+            group: str) -> dict[str, Any]:
+  """A module's fields: `config.model.<group>` as it is (its sequences as
+  tuples, which a Flax module hashes), with the fields under `model` that
+  the generator and the critic share."""
+  fields = {name: tuple(value) if isinstance(value, (list, tuple)) else value
+            for name, value in model[group].items()}
+  return dict(fields, kernel_size=model.kernel_size,
               use_captions=model.use_captions,
               caption_features=model.caption_features,
               dtype=jnp.dtype(model.dtype))
@@ -789,44 +795,22 @@ def _shared_fields(model: ml_collections.ConfigDict) -> dict[str, Any]:
 
 def generator_from_config(model: ml_collections.ConfigDict,
                           axis_name: str | None = None) -> Generator:
-  """Builds the generator from `config.model`.
+  """Builds the generator from `config.model` (its `generator` fields, the
+  shared ones and the `layers` it is built of).
 
   Args:
     model: `config.model`.
     axis_name: the pmap axis BatchNorm averages its statistics over.
   """
-  blocks = implementations.from_config(model, axis_name)
-  return Generator(
-      encoder_features=tuple(model.encoder_features),
-      decoder_features=tuple(model.decoder_features),
-      activation=model.activation,
-      output_activation=model.output_activation,
-      skip_connections=model.skip_connections,
-      caption_conditioning=model.caption_conditioning,
-      film_encoder=model.film_encoder,
-      decoder_kernel_size=model.decoder_kernel_size,
-      full_resolution_features=model.full_resolution_features,
-      dilated_blocks=model.dilated_blocks,
-      noise_levels=model.noise_levels,
-      noise_init=model.noise_init,
-      prefill=model.prefill,
-      conv=blocks.conv, conv_transpose=blocks.conv_transpose,
-      upsample_span=blocks.upsample_span,
-      norm=blocks.norm, **_shared_fields(model))
+  blocks = implementations.from_config(model.layers, axis_name)
+  return Generator(conv=blocks.conv, conv_transpose=blocks.conv_transpose,
+                   upsample_span=blocks.upsample_span, norm=blocks.norm,
+                   **_fields(model, 'generator'))
 
 
 def critic_from_config(model: ml_collections.ConfigDict,
                        axis_name: str | None = None) -> Critic:
   """Builds the critic from `config.model` (arguments: the generator's)."""
-  blocks = implementations.from_config(model, axis_name)
-  return Critic(features=tuple(model.critic_features),
-                activation=model.critic_activation,
-                caption_conditioning=model.critic_conditioning,
-                view=model.critic_view,
-                window=model.critic_window,
-                batch_norm=model.critic_batch_norm,
-                spectral_norm=model.critic_spectral_norm,
-                blur=model.critic_blur,
-                head=model.critic_head,
-                conv=blocks.conv,
-                norm=blocks.norm, **_shared_fields(model))
+  blocks = implementations.from_config(model.layers, axis_name)
+  return Critic(conv=blocks.conv, norm=blocks.norm,
+                **_fields(model, 'critic'))

@@ -5,7 +5,7 @@
 computes what it computes with its defaults (`use_fast_variance`: the
 variance is E[x^2] - E[x]^2, statistics in float32, averaged over
 `axis_name` in one `pmean`), so checkpoints move between the two. Which
-one a model uses is the config field `model.batch_norm_impl`, resolved in
+one a model uses is the config field `model.layers.batch_norm_impl`, resolved in
 `implementations.py`:
 
 - 'flax': `flax.linen.BatchNorm`.

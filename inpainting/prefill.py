@@ -7,7 +7,7 @@ Jacobi smoothing steps of Laplace's equation at every level of the pyramid,
 which makes it a multigrid approximation of the harmonic fill (OpenCV's
 Navier-Stokes and scikit-image's biharmonic inpainting are its kin).
 
-With `model.prefill='pull_push'` the generator reads this guess in the
+With `model.generator.prefill='pull_push'` the generator reads this guess in the
 hole instead of zeros and predicts a correction to it (models.Generator):
 at initialisation the model is this fill, and training only has to learn
 what a membrane cannot guess.
@@ -19,7 +19,7 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
-# What the generator reads in the hole (model.prefill).
+# What the generator reads in the hole (model.generator.prefill).
 PREFILLS = {
     'none': 'zeros in the hole, the output the network alone (the seed)',
     'pull_push': 'a pull-push fill from the border in the hole, the output '

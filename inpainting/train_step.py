@@ -96,7 +96,7 @@ def step_inputs(state: state_lib.GANState, batch: dict[str, jax.Array],
     embedding = embedding * keep
   noise = _global_draw(lambda total: models.draw_noise(
       jax.random.fold_in(step_rng, _NOISE_STREAM),
-      (total, *image.shape[1:]), config.model.noise_levels), n)
+      (total, *image.shape[1:]), config.model.generator.noise_levels), n)
   return StepInputs(image, mask, embedding, noise)
 
 

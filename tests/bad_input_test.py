@@ -160,6 +160,9 @@ def test_a_split_the_dataset_does_not_have_when_evaluating(trained_run,
      "string to float: 'fast'"),
     ('--config.no_such_field=3',
      '--config.no_such_field: no such config field'),
+    # A field that config.model had before its groups: where it is now.
+    ('--config.model.critic_view=patch',
+     '--config.model.critic_view is now --config.model.critic.view'),
 ])
 def test_a_value_of_the_wrong_type(flag, expected, tmp_path, run_main):
   result = run_main('--config=configs/tiny.py', f'--workdir={tmp_path}', flag)

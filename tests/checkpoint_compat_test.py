@@ -23,9 +23,9 @@ FIXTURE = pathlib.Path(__file__).parent / 'data' / 'checkpoint_6305060'
 
 def _config():
   config = tiny.get_config()
-  config.model.upsampling = 'nearest'
-  config.model.full_resolution_features = 8
-  config.model.prefill = 'pull_push'
+  config.model.layers.upsampling = 'nearest'
+  config.model.generator.full_resolution_features = 8
+  config.model.generator.prefill = 'pull_push'
   config.optimizer.ema_decay = 0.9
   config.loss.reconstruction = 'psnr'
   return config

@@ -1,5 +1,9 @@
 """Bad configs fail at once, naming the field and the value."""
 
+import importlib
+import pathlib
+import re
+
 import ml_collections
 import pytest
 
@@ -21,6 +25,28 @@ def _validate(config, device_count=2, process_count=1):
                                     seed, tiny])
 def test_shipped_configs_are_valid(module):
   _validate(module.get_config())
+
+
+EXPERIMENTS = sorted(
+    p.stem for p in (pathlib.Path(__file__).resolve().parents[1] / 'configs' /
+                     'experiments').glob('*.py') if p.stem != '__init__')
+
+
+@pytest.mark.parametrize('name', EXPERIMENTS)
+def test_experiment_configs_are_valid_and_say_how_to_run_them(name):
+  """Each run the docs cite is a valid config whose docstring gives its
+  command (with this file's name), its budget and its result."""
+  module = importlib.import_module(f'configs.experiments.{name}')
+  config = module.get_config()
+  if not config.dataset.manual_dir:  # the command's PATH/coco64-captions.zip
+    config.dataset.manual_dir = 'coco64-captions.zip'
+  _validate(config)
+  doc = module.__doc__
+  assert doc.startswith(f'{name}: '), doc.splitlines()[0]
+  assert re.search(r'^Budget: .*images', doc, re.M), name
+  assert re.search(r'^Result', doc, re.M), name
+  assert 'python -m inpainting.main' in doc and (
+      f'configs/experiments/{name}.py' in doc or name == 'coco64'), name
 
 
 def _unlocked_tiny():
@@ -59,17 +85,17 @@ def test_wrong_types_are_named():
 
 @pytest.mark.parametrize('field, value, expected', [
     ('image_size', 40,
-     r'config.model.encoder_features=\(8, 8, 16, 16\): 4 stride-2 layers '
+     r'config.model.generator.encoder_features=\(8, 8, 16, 16\): 4 stride-2 layers '
      r'need config.image_size=40 to be divisible by 2\*\*4=16'),
-    ('model.critic_features', (8, 8, 16, 16, 16, 16, 16),
-     r'config.model.critic_features=\(8, 8, 16, 16, 16, 16, 16\): 7 '
+    ('model.critic.features', (8, 8, 16, 16, 16, 16, 16),
+     r'config.model.critic.features=\(8, 8, 16, 16, 16, 16, 16\): 7 '
      'stride-2'),
-    ('model.decoder_features', (16, 8, 3),
-     r'config.model.decoder_features=\(16, 8, 3\): must have as many entries'),
-    ('model.decoder_features', (16, 8, 8, 4),
+    ('model.generator.decoder_features', (16, 8, 3),
+     r'config.model.generator.decoder_features=\(16, 8, 3\): must have as many entries'),
+    ('model.generator.decoder_features', (16, 8, 8, 4),
      'the last entry is the output image and must be 3'),
-    ('model.encoder_features', (8, 0, 16, 16),
-     r'config.model.encoder_features=\(8, 0, 16, 16\): must be a non-empty'),
+    ('model.generator.encoder_features', (8, 0, 16, 16),
+     r'config.model.generator.encoder_features=\(8, 0, 16, 16\): must be a non-empty'),
     ('batch_size', 9,
      r'config.batch_size=9: must be divisible by the number of devices \(2\)'),
     ('mask.size', 80,
@@ -79,20 +105,20 @@ def test_wrong_types_are_named():
     ('mask.size', 0, 'config.mask.size=0: must be a positive integer'),
     ('num_train_steps', -1,
      'config.num_train_steps=-1: must be a positive integer'),
-    ('model.activation', 'swishy',
-     "config.model.activation='swishy': must be one of"),
-    ('model.conv_impl', 'fft', "config.model.conv_impl='fft': must be one of"),
-    ('model.batch_norm_impl', 'sum',
-     "config.model.batch_norm_impl='sum': must be one of"),
+    ('model.generator.activation', 'swishy',
+     "config.model.generator.activation='swishy': must be one of"),
+    ('model.layers.conv_impl', 'fft', "config.model.layers.conv_impl='fft': must be one of"),
+    ('model.layers.batch_norm_impl', 'sum',
+     "config.model.layers.batch_norm_impl='sum': must be one of"),
     ('model.dtype', 'float16', "config.model.dtype='float16': must be one of"),
-    ('model.caption_conditioning', 'attention',
-     "config.model.caption_conditioning='attention': must be one of "
+    ('model.generator.caption_conditioning', 'attention',
+     "config.model.generator.caption_conditioning='attention': must be one of "
      r"\['after_bottleneck', 'before_bottleneck', 'film'\]"),
-    ('model.critic_conditioning', 'matching',
-     "config.model.critic_conditioning='matching': must be one of"),
-    ('model.film_encoder', True,
-     "config.model.film_encoder=True: needs "
-     "config.model.caption_conditioning='film'"),
+    ('model.critic.caption_conditioning', 'matching',
+     "config.model.critic.caption_conditioning='matching': must be one of"),
+    ('model.generator.film_encoder', True,
+     "config.model.generator.film_encoder=True: needs "
+     "config.model.generator.caption_conditioning='film'"),
     ('eval.num_examples', 0,
      'config.eval.num_examples=0: must be a positive integer, or None'),
     ('optimizer.b1', 1.0, r'config.optimizer.b1=1.0: must be in \[0, 1\)'),
@@ -103,22 +129,22 @@ def test_wrong_types_are_named():
     ('noise_scale', -0.5, 'config.noise_scale=-0.5: must be >= 0'),
     ('loss.noise_free_reconstruction', True,
      'config.loss.noise_free_reconstruction=True scores the generator '
-     r'without its noise inputs; it needs config.model.noise_levels > 0'),
-    ('model.upsampling', 'pixel_shuffle',
-     "config.model.upsampling='pixel_shuffle': must be one of"),
-    ('model.decoder_kernel_size', 0,
-     'config.model.decoder_kernel_size=0: must be positive or None'),
-    ('model.full_resolution_features', -1,
-     'config.model.full_resolution_features=-1: must be >= 0'),
-    ('model.prefill', 'telea', "config.model.prefill='telea': must be one of"),
-    ('model.dilated_blocks', -1,
-     'config.model.dilated_blocks=-1: must be >= 0'),
+     r'without its noise inputs; it needs config.model.generator.noise_levels > 0'),
+    ('model.layers.upsampling', 'pixel_shuffle',
+     "config.model.layers.upsampling='pixel_shuffle': must be one of"),
+    ('model.generator.decoder_kernel_size', 0,
+     'config.model.generator.decoder_kernel_size=0: must be positive or None'),
+    ('model.generator.full_resolution_features', -1,
+     'config.model.generator.full_resolution_features=-1: must be >= 0'),
+    ('model.generator.prefill', 'telea', "config.model.generator.prefill='telea': must be one of"),
+    ('model.generator.dilated_blocks', -1,
+     'config.model.generator.dilated_blocks=-1: must be >= 0'),
     ('loss.r1_interval', 0, 'config.loss.r1_interval=0: must be an integer'),
     ('loss.reconstruction', 'ssim',
      "config.loss.reconstruction='ssim': must be one of \\['mse', 'psnr'\\]"),
     # The tiny decoder's 4 layers: 3 blocks with BatchNorm before the head.
-    ('model.noise_levels', 4,
-     r'config.model.noise_levels=4: must be from 0 \(none\) to 3'),
+    ('model.generator.noise_levels', 4,
+     r'config.model.generator.noise_levels=4: must be from 0 \(none\) to 3'),
     ('dataset.num_shards', 3,
      'config.batch_size=8: must be divisible by config.dataset.num_shards=3'),
 ])
@@ -135,22 +161,22 @@ def test_impossible_values_are_named(field, value, expected):
 
 def test_dilated_blocks_need_a_second_encoder_layer():
   config = tiny.get_config()
-  config.model.dilated_blocks = 2
-  config.model.encoder_features = (8,)
-  config.model.decoder_features = (3,)
+  config.model.generator.dilated_blocks = 2
+  config.model.generator.encoder_features = (8,)
+  config.model.generator.decoder_features = (3,)
   with pytest.raises(config_lib.ConfigError,
                      match=r"dilated_blocks=2 follow the encoder's second "
-                     r'layer; config.model.encoder_features=\(8,\) has '
+                     r'layer; config.model.generator.encoder_features=\(8,\) has '
                      'fewer'):
     _validate(config)
 
 
 def test_prefill_needs_a_tanh_output():
   config = tiny.get_config()
-  config.model.prefill = 'pull_push'
-  config.model.output_activation = 'sigmoid'
+  config.model.generator.prefill = 'pull_push'
+  config.model.generator.output_activation = 'sigmoid'
   with pytest.raises(config_lib.ConfigError,
-                     match="needs config.model.output_activation='tanh'"):
+                     match="needs config.model.generator.output_activation='tanh'"):
     _validate(config)
 
 

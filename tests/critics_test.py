@@ -16,10 +16,12 @@ def _inputs(batch=2):
   return b['image'], b['mask'], b['embedding']
 
 
-def _critic(**fields):
+def _critic(use_captions=True, **fields):
+  """The tiny config's critic with `config.model.critic` `fields` set."""
   config = tiny.get_config()
-  for name, value in fields.items():
-    config.model[name] = value
+  config.model.use_captions = use_captions
+  config.model.lock()  # a misspelt field is an error, not a new field
+  config.model.critic.update(fields)
   return models.critic_from_config(config.model)
 
 
@@ -64,11 +66,11 @@ def test_patch_weights_are_the_holes_share_of_each_patch():
 
 def test_the_local_critic_scores_the_window_only():
   image, mask, embedding = _inputs()
-  critic = _critic(critic_view='local', critic_window=48)
+  critic = _critic(view='local', window=48)
   variables = critic.init(jax.random.key(0), image, mask, embedding,
                           train=False)
   # The seed's network on a 48x48 window: 3x3 last features.
-  channels = tiny.get_config().model.critic_features[-1]
+  channels = tiny.get_config().model.critic.features[-1]
   caption = tiny.get_config().model.caption_features
   assert variables['params']['logit']['kernel'].shape == (
       3 * 3 * (channels + caption), 1)
@@ -86,7 +88,7 @@ def test_the_local_critic_scores_the_window_only():
 
 def test_global_local_is_the_sum_of_a_global_and_a_local_critic():
   image, mask, embedding = _inputs()
-  both = _critic(critic_view='global_local', critic_window=48)
+  both = _critic(view='global_local', window=48)
   variables = _perturbed(both.init(jax.random.key(0), image, mask, embedding,
                                    train=False))
   logits = both.apply(variables, image, mask, embedding, train=False)
@@ -96,7 +98,7 @@ def test_global_local_is_the_sum_of_a_global_and_a_local_critic():
                 if k.startswith(prefix) and
                 (prefix or not k.startswith('local_'))}
             for c in variables}
-    return _critic(critic_view=view, critic_window=48).apply(
+    return _critic(view=view, window=48).apply(
         tree, image, mask, embedding, train=False)
 
   np.testing.assert_allclose(logits, part('global', '') +
@@ -106,7 +108,7 @@ def test_global_local_is_the_sum_of_a_global_and_a_local_critic():
 def test_the_patch_critic_sees_the_mask_and_scores_every_position():
   image, mask, embedding = _inputs()
   for conditioning in ('concat', 'projection'):
-    critic = _critic(critic_view='patch', critic_conditioning=conditioning)
+    critic = _critic(view='patch', caption_conditioning=conditioning)
     variables = _perturbed(critic.init(jax.random.key(0), image, mask,
                                        embedding, train=False))
     # 4 stride-2 layers: a 4x4 map of logits of the image and the mask.
@@ -120,12 +122,12 @@ def test_the_patch_critic_sees_the_mask_and_scores_every_position():
 
 def test_the_patch_projection_is_the_inner_product_at_every_position():
   image, mask, embedding = _inputs()
-  critic = _critic(critic_view='patch', critic_conditioning='projection')
+  critic = _critic(view='patch', caption_conditioning='projection')
   variables = _perturbed(critic.init(jax.random.key(0), image, mask,
                                      embedding, train=False))
   logits, features = critic.apply(variables, image, mask, embedding,
                                   train=False, return_features=True)
-  plain = _critic(critic_view='patch', use_captions=False)
+  plain = _critic(view='patch', use_captions=False)
   params = {k: v for k, v in variables['params'].items() if k != 'projection'}
   without = plain.apply({**variables, 'params': params}, image, mask, None,
                         train=False)
@@ -138,8 +140,8 @@ def test_the_patch_projection_is_the_inner_product_at_every_position():
 
 def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
   image, mask, embedding = _inputs()
-  critic = _critic(critic_spectral_norm=True, critic_batch_norm=False)
-  plain = _critic(critic_batch_norm=False)
+  critic = _critic(spectral_norm=True, batch_norm=False)
+  plain = _critic(batch_norm=False)
   variables = critic.init(jax.random.key(0), image, mask, embedding,
                           train=False)
   plain_params = plain.init(jax.random.key(0), image, mask, embedding,
@@ -188,7 +190,7 @@ def test_critic_features_are_every_blocks_output():
                           train=False)
   logits, features = critic.apply(variables, image, mask, embedding,
                                   train=False, return_features=True)
-  widths = tiny.get_config().model.critic_features
+  widths = tiny.get_config().model.critic.features
   assert [f.shape for f in features] == [
       (2, 64 // 2**(i + 1), 64 // 2**(i + 1), c) for i, c in enumerate(widths)]
   np.testing.assert_array_equal(
@@ -253,25 +255,25 @@ def test_feature_matching_is_the_mean_l1_over_blocks():
 def test_critic_options_are_checked():
   from inpainting import config_lib
   config = tiny.get_config()
-  config.model.critic_view = 'sideways'
-  config.model.critic_window = 48
+  config.model.critic.view = 'sideways'
+  config.model.critic.window = 48
   config.loss.adversarial = 'wasserstein'
   config.loss.r1_weight = -1.0
   config.loss.r1_interval = 0
   config.optimizer.critic_steps = 0
-  config.model.critic_head = 'max'
+  config.model.critic.head = 'max'
   with pytest.raises(config_lib.ConfigError) as error:
     config_lib.validate(config, device_count=1)
-  for text in ("config.model.critic_view='sideways'",
-               "config.model.critic_head='max'",
+  for text in ("config.model.critic.view='sideways'",
+               "config.model.critic.head='max'",
                "config.loss.adversarial='wasserstein'",
                'config.loss.r1_weight=-1.0', 'config.loss.r1_interval=0',
                'config.optimizer.critic_steps=0'):
     assert text in str(error.value)
   config = tiny.get_config()
-  config.model.critic_view = 'local'
-  config.model.critic_window = 40  # not divisible by 2**4
-  with pytest.raises(config_lib.ConfigError, match='critic_window=40'):
+  config.model.critic.view = 'local'
+  config.model.critic.window = 40  # not divisible by 2**4
+  with pytest.raises(config_lib.ConfigError, match=r'critic\.window=40'):
     config_lib.validate(config, device_count=1)
 
 
@@ -280,10 +282,10 @@ def test_spectral_norm_wraps_the_fast_convolutions_too():
   # their kernel like the stock layer's.
   image, mask, embedding = _inputs()
   config = tiny.get_config()
-  config.model.critic_spectral_norm = True
+  config.model.critic.spectral_norm = True
   values = {}
   for impl in ('xla', 'adjoint'):
-    config.model.conv_impl = impl
+    config.model.layers.conv_impl = impl
     critic = models.critic_from_config(config.model)
     variables = critic.init(jax.random.key(0), image, mask, embedding,
                             train=False)
@@ -311,7 +313,7 @@ def test_a_blurring_critics_gradient_holds_no_pixel_period_stripes(blur):
   # The critic's gradient is what it teaches the generator: without the
   # blur it pushes +1, -1, ... patterns along rows and columns (stripes).
   image, mask, embedding = _inputs()
-  critic = _critic(critic_blur=blur)
+  critic = _critic(blur=blur)
   variables = _perturbed(critic.init(jax.random.key(0), image, mask,
                                      embedding, train=False))
   grad = jax.grad(lambda x: critic.apply(
@@ -329,7 +331,7 @@ def test_a_blurring_critics_gradient_holds_no_pixel_period_stripes(blur):
 
 def test_the_blur_adds_no_parameters():
   image, mask, embedding = _inputs()
-  shapes = [jax.tree.map(jnp.shape, _critic(critic_blur=blur).init(
+  shapes = [jax.tree.map(jnp.shape, _critic(blur=blur).init(
       jax.random.key(0), image, mask, embedding, train=False))
             for blur in (False, True)]
   assert shapes[0] == shapes[1]
@@ -339,7 +341,7 @@ def test_the_mean_head_is_a_dense_layer_over_the_averaged_features():
   # With captions out, the logit is Dense(mean of the last features): one
   # weight per channel, the same at every position (no spatial template).
   image, mask, embedding = _inputs(3)
-  critic = _critic(critic_head='mean', use_captions=False)
+  critic = _critic(head='mean', use_captions=False)
   variables = _perturbed(critic.init(jax.random.key(0), image, mask, None,
                                      train=False))
   logits, features = critic.apply(variables, image, mask, None, train=False,

@@ -95,7 +95,7 @@ def test_cli_errors_are_one_clear_line(trained_run, tmp_path):
 def test_mismatch_names_parameters(trained_run):
   config, workdir = trained_run
   config = config.copy_and_resolve_references()
-  config.model.encoder_features = (8, 8, 16, 32)
+  config.model.generator.encoder_features = (8, 8, 16, 32)
   with pytest.raises(checkpoints.CheckpointMismatchError,
                      match='encoder/conv3/kernel'):
     evaluate.evaluate(config, str(workdir))

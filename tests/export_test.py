@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from inpainting import config_lib
 from inpainting import export
 from inpainting import inference
 from inpainting import state as state_lib
@@ -31,7 +32,8 @@ def test_the_exported_file_fills_as_its_checkpoint(trained_run, tmp_path,
   export.export(config, state, weights, dtype)
   loaded_config, loaded = export.load(weights)
   assert loaded.step == int(state.step)
-  assert loaded_config.model.encoder_features == config.model.encoder_features
+  assert (loaded_config.model.generator.encoder_features ==
+          config.model.generator.encoder_features)
   batch = _batch(config)
   expected = inference.fill(state, batch, config)
   filled = inference.fill(loaded, batch, loaded_config)
@@ -40,6 +42,23 @@ def test_the_exported_file_fills_as_its_checkpoint(trained_run, tmp_path,
   else:  # float16 rounding of the weights, through the network
     np.testing.assert_allclose(filled, expected, atol=atol)
     assert np.abs(filled - expected).mean() < atol / 10
+
+
+def test_a_file_written_before_the_model_groups_loads(trained_run, tmp_path):
+  """A config JSON with config.model's fields flat (before it had generator,
+  critic and layers groups) loads as the same network."""
+  config, workdir = trained_run
+  weights = tmp_path / 'g.safetensors'
+  export.export(config, inference.restore(config, workdir), weights,
+                'float32')
+  values = json.loads(export.config_path(weights).read_text())
+  flat = {k: v for k, v in values['model'].items()
+          if k not in ('generator', 'critic', 'layers')}
+  for old, (group, name) in config_lib.FLAT_MODEL_FIELDS.items():
+    flat[old] = values['model'][group][name]
+  export.config_path(weights).write_text(json.dumps(dict(values, model=flat)))
+  loaded_config, _ = export.load(weights)
+  assert loaded_config.model.to_dict() == config.model.to_dict()
 
 
 def test_export_never_overwrites_and_load_names_what_is_wrong(trained_run,
@@ -52,8 +71,8 @@ def test_export_never_overwrites_and_load_names_what_is_wrong(trained_run,
     export.export(config, state, weights, 'float32')
   # Another network's config beside the weights: every misfit is named.
   values = json.loads(export.config_path(weights).read_text())
-  values['model']['encoder_features'] = [8, 8, 16, 32]
-  values['model']['decoder_features'] = [32, 8, 8, 3]
+  values['model']['generator']['encoder_features'] = [8, 8, 16, 32]
+  values['model']['generator']['decoder_features'] = [32, 8, 8, 3]
   export.config_path(weights).write_text(json.dumps(values))
   with pytest.raises(export.ExportError, match='does not fit') as error:
     export.load(weights)

@@ -25,14 +25,15 @@ def test_explicit_names_are_kept_on_every_backend():
 
 
 def test_from_config_gives_classes_and_batch_norm_settings():
-  model = default.get_config().model
-  model.batch_norm_momentum = 0.8
-  cpu = implementations.from_config(model, axis_name='batch', backend='cpu')
+  layers_config = default.get_config().model.layers
+  layers_config.batch_norm_momentum = 0.8
+  cpu = implementations.from_config(layers_config, axis_name='batch',
+                                    backend='cpu')
   assert (cpu.conv, cpu.conv_transpose) == (layers.AdjointConv,
                                             layers.AdjointConvTranspose)
   assert cpu.norm.func is normalization.BatchNorm
   assert cpu.norm.keywords == {'momentum': 0.8, 'axis_name': 'batch'}
-  gpu = implementations.from_config(model, backend='gpu')
+  gpu = implementations.from_config(layers_config, backend='gpu')
   assert (gpu.conv, gpu.conv_transpose) == (nn.Conv, nn.ConvTranspose)
   assert gpu.norm.func is nn.BatchNorm
   assert (gpu.conv_impl, gpu.batch_norm_impl) == ('xla', 'flax')

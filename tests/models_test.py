@@ -25,10 +25,13 @@ def _inputs(batch=2):
   return b['image'], b['mask'], b['embedding']
 
 
-def _generator(**model_fields):
-  """(tiny config, its generator with `model_fields` set, variables, inputs)."""
+def _generator(upsampling='transpose', **fields):
+  """(tiny config, its generator with these `config.model.generator`
+  fields and `upsampling` layers, variables, inputs)."""
   config = tiny.get_config()
-  config.model.update(model_fields)
+  config.model.lock()  # a misspelt field is an error, not a new field
+  config.model.generator.update(fields)
+  config.model.layers.upsampling = upsampling
   generator = models.generator_from_config(config.model)
   inputs = _inputs()
   variables = generator.init(jax.random.key(0), *inputs, train=False)
@@ -120,7 +123,7 @@ def test_caption_changes_the_output():
 @pytest.mark.parametrize('prefill', ['none', 'pull_push'])
 def test_generator_ignores_hidden_pixels(prefill):
   config = caption_gan.get_config()
-  config.model.prefill = prefill
+  config.model.generator.prefill = prefill
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -156,14 +159,14 @@ def test_channel_wise_fc_equals_per_channel_dense():
 @pytest.mark.parametrize('impl', ['xla', 'phase', 'adjoint', 'auto'])
 def test_implementations_share_parameters(impl):
   config = caption_gan.get_config()
-  config.model.conv_impl = impl
+  config.model.layers.conv_impl = impl
   image, mask, embedding = _inputs()
   generator = models.generator_from_config(config.model)
   shapes = jax.tree.map(jnp.shape, jax.eval_shape(
       lambda: generator.init(jax.random.key(0), image, mask, embedding,
                              train=False)))
-  config.model.conv_impl = 'xla'
-  config.model.batch_norm_impl = 'flax'
+  config.model.layers.conv_impl = 'xla'
+  config.model.layers.batch_norm_impl = 'flax'
   reference = models.generator_from_config(config.model)
   expected = jax.tree.map(jnp.shape, jax.eval_shape(
       lambda: reference.init(jax.random.key(0), image, mask, embedding,
@@ -177,14 +180,14 @@ def test_implementations_share_parameters(impl):
 def test_implementations_compute_the_same_function(conv_impl, batch_norm_impl,
                                                    train):
   config = tiny.get_config()
-  config.model.conv_impl = 'xla'
-  config.model.batch_norm_impl = 'flax'
+  config.model.layers.conv_impl = 'xla'
+  config.model.layers.batch_norm_impl = 'flax'
   image, mask, embedding = _inputs()
   stock = models.generator_from_config(config.model)
   variables = stock.init(jax.random.key(0), image, mask, embedding,
                          train=False)
-  config.model.conv_impl = conv_impl
-  config.model.batch_norm_impl = batch_norm_impl
+  config.model.layers.conv_impl = conv_impl
+  config.model.layers.batch_norm_impl = batch_norm_impl
   other = models.generator_from_config(config.model)
   mutable = ['batch_stats'] if train else False
   np.testing.assert_allclose(
@@ -202,10 +205,10 @@ def test_modules_built_by_hand_compute_what_the_config_builds(train):
   from_config = (models.generator_from_config(model),
                  models.critic_from_config(model))
   # The seed's layers by default: stock Flax, BatchNorm momentum 0.9.
-  by_hand = (models.Generator(encoder_features=model.encoder_features,
-                              decoder_features=model.decoder_features,
+  by_hand = (models.Generator(encoder_features=model.generator.encoder_features,
+                              decoder_features=model.generator.decoder_features,
                               caption_features=model.caption_features),
-             models.Critic(features=model.critic_features,
+             models.Critic(features=model.critic.features,
                            caption_features=model.caption_features))
   image, mask, embedding = _inputs()
   mutable = ['batch_stats'] if train else False
@@ -239,11 +242,11 @@ def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
                                                   decoder_kernel,
                                                   full_resolution, prefill):
   config = tiny.get_config()
-  config.model.prefill = prefill
-  config.model.conv_impl = impl
-  config.model.upsampling = upsampling
-  config.model.decoder_kernel_size = decoder_kernel
-  config.model.full_resolution_features = full_resolution
+  config.model.generator.prefill = prefill
+  config.model.layers.conv_impl = impl
+  config.model.layers.upsampling = upsampling
+  config.model.generator.decoder_kernel_size = decoder_kernel
+  config.model.generator.full_resolution_features = full_resolution
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -267,7 +270,7 @@ def test_a_window_is_the_crop_of_the_whole_output(impl, upsampling,
 @pytest.mark.parametrize('full_resolution', [0, 8])
 def test_a_window_needs_inference_mode_and_must_fit(full_resolution):
   config = tiny.get_config()
-  config.model.full_resolution_features = full_resolution
+  config.model.generator.full_resolution_features = full_resolution
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -300,8 +303,8 @@ def test_film_with_zero_scale_and_shift_is_the_identity():
 @pytest.mark.parametrize('film_encoder', [False, True])
 def test_film_generator_starts_as_the_captionless_one(film_encoder):
   config = tiny.get_config()
-  config.model.caption_conditioning = 'film'
-  config.model.film_encoder = film_encoder
+  config.model.generator.caption_conditioning = 'film'
+  config.model.generator.film_encoder = film_encoder
   image, mask, embedding = _inputs()
   film = models.generator_from_config(config.model)
   variables = film.init(jax.random.key(0), image, mask, embedding,
@@ -335,13 +338,14 @@ def test_film_generator_starts_as_the_captionless_one(film_encoder):
 
 def test_caption_before_the_bottleneck_goes_through_it():
   config = tiny.get_config()
-  config.model.caption_conditioning = 'before_bottleneck'
+  config.model.generator.caption_conditioning = 'before_bottleneck'
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
                              train=False)
   params = variables['params']
-  width = config.model.encoder_features[-1] + config.model.caption_features
+  width = (config.model.generator.encoder_features[-1] +
+           config.model.caption_features)
   assert params['bottleneck']['kernel'].shape == (width, 16, 16)
   assert params['caption']['dense']['kernel'].shape == (
       E, config.model.caption_features)
@@ -355,7 +359,7 @@ def test_caption_before_the_bottleneck_goes_through_it():
 
 def test_projection_critic_adds_the_inner_product():
   config = tiny.get_config()
-  config.model.critic_conditioning = 'projection'
+  config.model.critic.caption_conditioning = 'projection'
   critic = models.critic_from_config(config.model)
   image, mask, embedding = _inputs(3)
   variables = critic.init(jax.random.key(0), image, mask, embedding,
@@ -365,7 +369,7 @@ def test_projection_critic_adds_the_inner_product():
       variables)
   params = variables['params']
   assert 'caption' not in params
-  channels = config.model.critic_features[-1]
+  channels = config.model.critic.features[-1]
   assert params['projection']['kernel'].shape == (E, channels)
   logits, state = critic.apply(variables, image, mask, embedding,
                                train=False, capture_intermediates=True)
@@ -408,13 +412,13 @@ def test_resize_conv_is_upsampling_then_a_stride_1_convolution(method):
 def test_config_chooses_the_decoders_upsampling():
   config = tiny.get_config()
   image, mask, embedding = _inputs()
-  config.model.upsampling = 'nearest'
+  config.model.layers.upsampling = 'nearest'
   params = models.generator_from_config(config.model).init(
       jax.random.key(0), image, mask, embedding, train=False)['params']
   assert params['decoder']['deconv0']['conv']['kernel'].shape[:2] == (5, 5)
   assert params['encoder']['conv0']['kernel'].shape[:2] == (5, 5)
-  config.model.upsampling = 'transpose'
-  config.model.decoder_kernel_size = 4
+  config.model.layers.upsampling = 'transpose'
+  config.model.generator.decoder_kernel_size = 4
   params = models.generator_from_config(config.model).init(
       jax.random.key(0), image, mask, embedding, train=False)['params']
   assert params['decoder']['deconv0']['kernel'].shape[:2] == (4, 4)
@@ -426,8 +430,8 @@ def test_full_resolution_layer_reads_features_and_the_masked_image():
       full_resolution_features=8)
   params = variables['params']
   k = models.FULL_RESOLUTION_KERNEL
-  decoder_in = (config.model.decoder_features[-2] +
-                config.model.encoder_features[0])
+  decoder_in = (config.model.generator.decoder_features[-2] +
+                config.model.generator.encoder_features[0])
   # The last upsampling gives 8 features (no bias: BatchNorm follows), and
   # the full-resolution convolution reads them, the masked image and the
   # mask.
@@ -451,8 +455,8 @@ def test_full_resolution_layer_reads_features_and_the_masked_image():
 def test_pull_push_generator_starts_as_the_fill_and_corrects_it(
     full_resolution):
   config = tiny.get_config()
-  config.model.prefill = 'pull_push'
-  config.model.full_resolution_features = full_resolution
+  config.model.generator.prefill = 'pull_push'
+  config.model.generator.full_resolution_features = full_resolution
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -478,8 +482,8 @@ def test_pull_push_generator_starts_as_the_fill_and_corrects_it(
 
 def test_prefill_needs_a_tanh_output():
   config = tiny.get_config()
-  config.model.prefill = 'pull_push'
-  config.model.output_activation = 'linear'
+  config.model.generator.prefill = 'pull_push'
+  config.model.generator.output_activation = 'linear'
   generator = models.generator_from_config(config.model)
   with pytest.raises(ValueError, match="output_activation='tanh'"):
     generator.init(jax.random.key(0), *_inputs(), train=False)
@@ -516,7 +520,7 @@ def test_dilated_blocks_let_the_encoder_see_the_whole_map():
   mask = jnp.zeros_like(mask)
 
   def far_corner(blocks):
-    encoder = models.Encoder(tuple(config.model.encoder_features),
+    encoder = models.Encoder(tuple(config.model.generator.encoder_features),
                              dilated_blocks=blocks)
     variables = encoder.init(jax.random.key(0), image, train=False)
 
@@ -533,7 +537,7 @@ def test_dilated_blocks_follow_the_encoders_second_layer():
   config, generator, variables, (image, mask, embedding) = _generator(
       dilated_blocks=2)
   dilated = variables['params']['encoder']['dilated']
-  width = config.model.encoder_features[1]
+  width = config.model.generator.encoder_features[1]
   assert set(dilated) == {'conv0', 'conv1', 'bn0', 'bn1'}
   assert dilated['conv0']['kernel'].shape == (3, 3, width, width)
   assert 'bias' not in dilated['conv0']  # BatchNorm follows
@@ -563,7 +567,7 @@ def test_noise_inputs_start_silent_then_vary_the_fill(full_resolution):
   blocks = (2, 3) if full_resolution else (1, 2)
   assert {k for k in decoder if k.startswith('noise')} == {
       f'noise_strength{i}' for i in blocks}
-  widths = (*config.model.decoder_features[:-1], full_resolution)
+  widths = (*config.model.generator.decoder_features[:-1], full_resolution)
   for i in blocks:
     assert decoder[f'noise_strength{i}'].shape == (widths[i],)
   apply = functools.partial(generator.apply, image=image, mask=mask,
@@ -581,7 +585,7 @@ def test_noise_inputs_start_silent_then_vary_the_fill(full_resolution):
   np.testing.assert_array_equal(apply(loud), silent)
   np.testing.assert_array_equal(
       apply(loud, noise=jnp.zeros_like(z1)), silent)
-  # model.noise_init starts the strengths elsewhere.
+  # model.generator.noise_init starts the strengths elsewhere.
   _, _, variables, _ = _generator(noise_levels=2, noise_init=1.5,
                                   full_resolution_features=full_resolution)
   for i in blocks:

@@ -80,17 +80,18 @@ def test_inpaint_equals_the_composite_of_the_whole_prediction(tiny_config):
 # on CPU, whose sums round more than Flax's: 1e-6 apart after two steps
 # with FiLM, Flax's 3e-8; within the tolerances below).
 VARIANTS = {
-    'model.caption_conditioning': 'film', 'model.film_encoder': True,
-    'model.critic_conditioning': 'projection', 'model.upsampling': 'nearest',
-    'model.full_resolution_features': 8, 'model.prefill': 'pull_push',
-    'model.dilated_blocks': 2, 'model.noise_levels': 2,
+    'model.generator.caption_conditioning': 'film',
+    'model.generator.film_encoder': True,
+    'model.critic.caption_conditioning': 'projection', 'model.layers.upsampling': 'nearest',
+    'model.generator.full_resolution_features': 8, 'model.generator.prefill': 'pull_push',
+    'model.generator.dilated_blocks': 2, 'model.generator.noise_levels': 2,
     'loss.noise_free_reconstruction': True,
     'dataset.random_flip': True,
     'loss.edge_weight': 5.0, 'loss.known_weight': 10.0,
     'loss.reconstruction': 'psnr',
     'caption_dropout': 0.5,
-    'model.critic_view': 'patch', 'model.critic_spectral_norm': True,
-    'model.critic_batch_norm': False, 'loss.adversarial': 'hinge',
+    'model.critic.view': 'patch', 'model.critic.spectral_norm': True,
+    'model.critic.batch_norm': False, 'loss.adversarial': 'hinge',
     'loss.r1_weight': 1.0, 'loss.r1_interval': 2,
     'loss.feature_matching_weight': 1.0,
     'optimizer.critic_steps': 2,
@@ -100,8 +101,8 @@ VARIANTS = {
     'optimizer.ema_decay': 0.99,
 }
 # The critic views with BatchNorm, beside the seed's.
-CRITIC_VIEWS = {'model.critic_view': 'global_local',
-                'model.critic_window': 32}
+CRITIC_VIEWS = {'model.critic.view': 'global_local',
+                'model.critic.window': 32}
 
 
 def _set(config, fields):
@@ -201,7 +202,7 @@ def _noise_strengths(params):
 @pytest.mark.parametrize('noise_free', [False, True])
 def test_noise_free_reconstruction_leaves_the_noise_to_the_critic(
     tiny_config, noise_free):
-  tiny_config.model.noise_levels = 2
+  tiny_config.model.generator.noise_levels = 2
   tiny_config.loss.noise_free_reconstruction = noise_free
   devices = jax.local_devices()[:1]
   batch = _batch(tiny_config, 3)
@@ -348,7 +349,7 @@ def test_guidance_extrapolates_from_the_captionless_prediction(tiny_config):
 
 def test_inference_draws_the_noise_from_its_seed_times_the_scale(
     tiny_config):
-  tiny_config.model.noise_levels = 2
+  tiny_config.model.generator.noise_levels = 2
   batch = _batch(tiny_config)
   state = _init(tiny_config)
   strengthen = lambda path, x: (  # pylint: disable=g-long-lambda

@@ -2,7 +2,7 @@
 
   python tools/benchmark.py [--config=configs/caption_gan.py] \
       [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
-      [--config.model.conv_impl=xla] [--config.model.dtype=bfloat16] \
+      [--config.model.layers.conv_impl=xla] [--config.model.dtype=bfloat16] \
       [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] \
       [--compare_batch_norm_impls=flax] [--torch] [--peak_tflops=790]
 
@@ -95,12 +95,13 @@ flags.DEFINE_bool('pipeline', True, 'Measure the input pipeline.')
 flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference '
                   '(tools/torch_reference.py) in alternating rounds.')
 flags.DEFINE_list('compare_conv_impls', [], 'Also time the training step '
-                  'with these model.conv_impl values (e.g. xla,phase), in '
-                  'alternating rounds with the config\'s own.')
+                  'with these model.layers.conv_impl values (e.g. '
+                  'xla,phase), in alternating rounds with the config\'s '
+                  'own.')
 flags.DEFINE_list('compare_dtypes', [], 'Also time the training step with '
                   'these model.dtype values (e.g. bfloat16), alternating.')
 flags.DEFINE_list('compare_batch_norm_impls', [], 'Also time the training '
-                  'step with these model.batch_norm_impl values (e.g. '
+                  'step with these model.layers.batch_norm_impl values (e.g. '
                   'flax), alternating.')
 flags.DEFINE_integer('rounds', 3, 'Rounds: each contender\'s training '
                      'step is timed once a round, in a fresh process.')
@@ -178,7 +179,8 @@ def step_gflop(config) -> float:
   With lazy R1, the mean over the loop's cycle of steps.
   """
   config = config.copy_and_resolve_references()
-  config.model.conv_impl, config.model.batch_norm_impl = 'xla', 'flax'
+  config.model.layers.conv_impl = 'xla'
+  config.model.layers.batch_norm_impl = 'flax'
   cpu = jax.devices('cpu')[:1]
   batch = jax.tree.map(lambda x: x[None],
                        state_lib.example_batch(config, config.batch_size))
@@ -207,9 +209,9 @@ def torch_training(config):
 
 def _variants() -> list[tuple[str, str]]:
   """The (model field, value) pairs compared with the config's own step."""
-  return ([('conv_impl', impl) for impl in FLAGS.compare_conv_impls] +
-          [('dtype', dtype) for dtype in FLAGS.compare_dtypes] +
-          [('batch_norm_impl', impl)
+  return ([('layers.conv_impl', impl) for impl in FLAGS.compare_conv_impls]
+          + [('dtype', dtype) for dtype in FLAGS.compare_dtypes] +
+          [('layers.batch_norm_impl', impl)
            for impl in FLAGS.compare_batch_norm_impls])
 
 
@@ -230,7 +232,11 @@ def _with_field(config, name: str):
     return config
   field, value = name.split(':', 1)[1].split('=', 1)
   config = config.copy_and_resolve_references()
-  config.model[field] = value
+  *groups, last = field.split('.')
+  target = config.model
+  for group in groups:
+    target = target[group]
+  target[last] = value
   return config
 
 
@@ -471,8 +477,8 @@ def main(argv):
   print(f'\n{len(devices)} x {devices[0].device_kind} device(s), '
         f'{_cpu_name()}, {os.cpu_count()} cores, jax {jax.__version__}, '
         'conv_impl=%s, batch_norm_impl=%s, dtype=%s\n' % (
-            *implementations.resolve(config.model.conv_impl,
-                                     config.model.batch_norm_impl),
+            *implementations.resolve(config.model.layers.conv_impl,
+                                     config.model.layers.batch_norm_impl),
             config.model.dtype))
   print('| what | figure |\n| --- | --- |')
   for what, figure in rows:

@@ -57,8 +57,8 @@ class Generator(nn.Module):
   def __init__(self, model: ml_collections.ConfigDict, image_size: int,
                embedding_dim: int = 384):
     super().__init__()
-    k, enc, dec = model.kernel_size, model.encoder_features, \
-        model.decoder_features
+    k, enc, dec = model.kernel_size, model.generator.encoder_features, \
+        model.generator.decoder_features
     self.encoder = nn.ModuleList(
         _down(c_in, c_out, k, True)
         for c_in, c_out in zip((4, *enc[:-1]), enc))
@@ -101,7 +101,7 @@ class Critic(nn.Module):
   def __init__(self, model: ml_collections.ConfigDict, image_size: int,
                embedding_dim: int = 384):
     super().__init__()
-    k, feats = model.kernel_size, model.critic_features
+    k, feats = model.kernel_size, model.critic.features
     self.features = nn.Sequential(*(
         _down(c_in, c_out, k, i > 0)
         for i, (c_in, c_out) in enumerate(zip((3, *feats[:-1]), feats))))

@@ -15,5 +15,5 @@ from configs.experiments import ema_full_res
 
 def get_config(dataset='folder'):
   config = ema_full_res.get_config(dataset)
-  config.model.prefill = 'pull_push'
+  config.model.generator.prefill = 'pull_push'
   return config

@@ -15,6 +15,6 @@ from configs.experiments import prefill_long_lr
 
 def get_config(dataset='folder'):
   config = prefill_long_lr.get_config(dataset)
-  config.model.dilated_blocks = 3
+  config.model.generator.dilated_blocks = 3
   config.dataset.random_flip = True
   return config

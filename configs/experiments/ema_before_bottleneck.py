@@ -15,5 +15,5 @@ from configs.experiments import ema_seed_cond
 
 def get_config(dataset='folder'):
   config = ema_seed_cond.get_config(dataset)
-  config.model.caption_conditioning = 'before_bottleneck'
+  config.model.generator.caption_conditioning = 'before_bottleneck'
   return config

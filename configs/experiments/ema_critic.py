@@ -16,7 +16,7 @@ from configs.experiments import coco64
 
 def get_config(dataset='folder'):
   config = coco64.get_config(dataset)
-  config.model.upsampling = 'nearest'
+  config.model.layers.upsampling = 'nearest'
   config.optimizer.schedule = 'cosine'
   config.optimizer.warmup_steps = 50
   config.optimizer.ema_decay = 0.999

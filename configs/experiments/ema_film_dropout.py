@@ -15,7 +15,7 @@ from configs.experiments import ema_seed_cond
 
 def get_config(dataset='folder'):
   config = ema_seed_cond.get_config(dataset)
-  config.model.caption_conditioning = 'film'
-  config.model.film_encoder = True
+  config.model.generator.caption_conditioning = 'film'
+  config.model.generator.film_encoder = True
   config.caption_dropout = 0.1
   return config

@@ -15,5 +15,5 @@ from configs.experiments import ema_seed_cond
 
 def get_config(dataset='folder'):
   config = ema_seed_cond.get_config(dataset)
-  config.model.full_resolution_features = 16
+  config.model.generator.full_resolution_features = 16
   return config

@@ -15,5 +15,5 @@ from configs.experiments import ema_critic
 
 def get_config(dataset='folder'):
   config = ema_critic.get_config(dataset)
-  config.model.critic_conditioning = 'projection'
+  config.model.critic.caption_conditioning = 'projection'
   return config

@@ -16,8 +16,8 @@ from configs.experiments import seed_conditioning
 
 def get_config(dataset='folder'):
   config = seed_conditioning.get_config(dataset)
-  config.model.caption_conditioning = 'film'
-  config.model.film_encoder = True
-  config.model.critic_conditioning = 'projection'
+  config.model.generator.caption_conditioning = 'film'
+  config.model.generator.film_encoder = True
+  config.model.critic.caption_conditioning = 'projection'
   config.caption_dropout = 0.1
   return config

@@ -15,5 +15,5 @@ from configs.experiments import gl_r1_prefill
 
 def get_config(dataset='folder'):
   config = gl_r1_prefill.get_config(dataset)
-  config.model.upsampling = 'bilinear'
+  config.model.layers.upsampling = 'bilinear'
   return config

@@ -18,5 +18,5 @@ def get_config(dataset='folder'):
   config = gl_r1_prefill.get_config(dataset)
   config.num_train_steps = 400
   config.optimizer.decay_steps = 800
-  config.model.critic_blur = True
+  config.model.critic.blur = True
   return config

@@ -17,6 +17,6 @@ from configs.experiments import gl_r1_prefill
 
 def get_config(dataset='folder'):
   config = gl_r1_prefill.get_config(dataset)
-  config.model.critic_head = 'mean'
+  config.model.critic.head = 'mean'
   config.optimizer.decay_steps = 800
   return config

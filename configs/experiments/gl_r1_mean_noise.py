@@ -16,5 +16,5 @@ from configs.experiments import gl_r1_mean
 
 def get_config(dataset='folder'):
   config = gl_r1_mean.get_config(dataset)
-  config.model.noise_levels = 2
+  config.model.generator.noise_levels = 2
   return config

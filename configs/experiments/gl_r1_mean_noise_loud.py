@@ -17,7 +17,7 @@ from configs.experiments import gl_r1_mean
 
 def get_config(dataset='folder'):
   config = gl_r1_mean.get_config(dataset)
-  config.model.noise_levels = 1
-  config.model.noise_init = 1.0
+  config.model.generator.noise_levels = 1
+  config.model.generator.noise_init = 1.0
   config.loss.noise_free_reconstruction = True
   return config

@@ -15,5 +15,5 @@ from configs.experiments import mixture
 
 def get_config(dataset='folder'):
   config = mixture.get_config(dataset)
-  config.model.full_resolution_features = 16
+  config.model.generator.full_resolution_features = 16
   return config

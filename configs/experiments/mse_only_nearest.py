@@ -16,5 +16,5 @@ from configs.experiments import mse_only
 
 def get_config(dataset='folder'):
   config = mse_only.get_config(dataset)
-  config.model.upsampling = 'nearest'
+  config.model.layers.upsampling = 'nearest'
   return config

@@ -16,12 +16,12 @@ from configs.experiments import coco64
 
 def get_config(dataset='folder'):
   config = coco64.get_config(dataset)
-  config.model.upsampling = 'nearest'
-  config.model.critic_view = 'patch'
-  config.model.critic_features = (64, 128, 256)
-  config.model.critic_spectral_norm = True
-  config.model.critic_batch_norm = False
-  config.model.critic_activation = 'leaky_relu'
+  config.model.layers.upsampling = 'nearest'
+  config.model.critic.view = 'patch'
+  config.model.critic.features = (64, 128, 256)
+  config.model.critic.spectral_norm = True
+  config.model.critic.batch_norm = False
+  config.model.critic.activation = 'leaky_relu'
   config.loss.adversarial = 'hinge'
   config.loss.known_weight = 1.0
   config.loss.adversarial_weight = 0.01

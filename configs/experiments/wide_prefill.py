@@ -15,6 +15,6 @@ from configs.experiments import centre_prefill
 
 def get_config(dataset='folder'):
   config = centre_prefill.get_config(dataset)
-  config.model.encoder_features = (96, 192, 384, 384)
-  config.model.decoder_features = (384, 192, 96, 3)
+  config.model.generator.encoder_features = (96, 192, 384, 384)
+  config.model.generator.decoder_features = (384, 192, 96, 3)
   return config
