@@ -1,4 +1,5 @@
-"""The seed without captions: the same model with no caption input."""
+"""The main job without captions: configs/caption_gan.py with no caption
+input, its twin for measuring what captions add."""
 
 from configs import caption_gan
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import caption_gan
+from configs import seed
 from configs import context_encoder
 from configs import tiny
 from inpainting import layers
@@ -47,7 +47,7 @@ def _conv(k, cin, cout, bias=True):
 
 
 def test_generator_shapes_and_parameter_count():
-  config = caption_gan.get_config()
+  config = seed.get_config()
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = jax.jit(functools.partial(generator.init, train=False))(
@@ -78,7 +78,7 @@ def test_generator_shapes_and_parameter_count():
 
 
 def test_critic_shapes_and_parameter_count():
-  config = caption_gan.get_config()
+  config = seed.get_config()
   critic = models.critic_from_config(config.model)
   image, mask, embedding = _inputs(3)
   variables = critic.init(jax.random.key(0), image, mask, embedding,
@@ -110,7 +110,7 @@ def test_without_captions_has_no_caption_parameters():
 
 
 def test_caption_changes_the_output():
-  config = caption_gan.get_config()
+  config = seed.get_config()
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
   variables = generator.init(jax.random.key(0), image, mask, embedding,
@@ -122,7 +122,7 @@ def test_caption_changes_the_output():
 
 @pytest.mark.parametrize('prefill', ['none', 'pull_push'])
 def test_generator_ignores_hidden_pixels(prefill):
-  config = caption_gan.get_config()
+  config = seed.get_config()
   config.model.generator.prefill = prefill
   generator = models.generator_from_config(config.model)
   image, mask, embedding = _inputs()
@@ -158,7 +158,7 @@ def test_channel_wise_fc_equals_per_channel_dense():
 
 @pytest.mark.parametrize('impl', ['xla', 'phase', 'adjoint', 'auto'])
 def test_implementations_share_parameters(impl):
-  config = caption_gan.get_config()
+  config = seed.get_config()
   config.model.layers.conv_impl = impl
   image, mask, embedding = _inputs()
   generator = models.generator_from_config(config.model)

@@ -1,6 +1,6 @@
 """Speed and memory of training, inference and the input pipeline.
 
-  python tools/benchmark.py [--config=configs/caption_gan.py] \
+  python tools/benchmark.py [--config=configs/seed.py] \
       [--batch_size=64] [--inference_batch_size=256] [--steps=20] \
       [--config.model.layers.conv_impl=xla] [--config.model.dtype=bfloat16] \
       [--compare_conv_impls=phase,xla] [--compare_dtypes=bfloat16] \
@@ -82,8 +82,9 @@ from inpainting import train_step
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
     'config', str(pathlib.Path(__file__).resolve().parents[1] / 'configs' /
-                  'caption_gan.py'),
-    'The config whose model is measured.', lock_config=True)
+                  'seed.py'),
+    'The config whose model is measured (default: the seed\'s, with its '
+    'critic: the heaviest step).', lock_config=True)
 flags.DEFINE_integer('batch_size', 64, 'Global training batch.')
 flags.DEFINE_integer('inference_batch_size', 256, 'Generator batch.')
 flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
