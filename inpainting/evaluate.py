@@ -379,7 +379,8 @@ def read_report(folder: pathlib.Path) -> dict:
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
              step: int | None = None,
-             report_dir: str | None = None) -> dict:
+             report_dir: str | None = None,
+             state: Any = None) -> dict:
   """Evaluates a checkpoint of `workdir`; writes report.{json,md,png}.
 
   An earlier report where they go is first moved to previous_reports/N/.
@@ -391,13 +392,19 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     step: the checkpoint step; the latest if None.
     report_dir: where the report goes (created if missing); the workdir if
       None.
+    state: a generator to score instead of `workdir`'s checkpoint (an
+      exported file's, `export.load`); `workdir` then names it in the
+      report and `report_dir` is required.
 
   Returns:
     The report; None on processes other than the primary one, which alone
     scores and writes it.
   """
+  if state is not None and not report_dir:
+    raise ValueError('An exported generator has no workdir: give report_dir.')
   out = pathlib.Path(report_dir or workdir)
-  state = inference.restore(config, workdir, step)  # every process: orbax
+  if state is None:
+    state = inference.restore(config, workdir, step)  # every process: orbax
   if jax.process_index() != 0:
     # Scoring needs no collectives: the primary process scores the split
     # once and alone writes the report; the others wait for it.
@@ -416,8 +423,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 
 def _evaluate_and_write(config: ml_collections.ConfigDict, workdir: str,
-                        state: state_lib.GANState,
-                        out: pathlib.Path) -> dict:
+                        state: Any, out: pathlib.Path) -> dict:
   """`evaluate` on the primary process, which holds `out`'s lock."""
   restored_step = int(state.step)
   builder = input_pipeline.get_builder(config)

@@ -3,9 +3,12 @@
 `NAME.safetensors` holds the generator's variables that inference fills
 with (its moving average where the run kept one, with its BatchNorm
 statistics), each under its path in the variables ('params/encoder/conv0/
-kernel', ...), in float16 or float32; `NAME.json` beside it is the run's
-config. `load` reads them back, checks every array against the network the
-config describes, and returns what `inference.fill` takes.
+kernel', ...), in float16 or float32, and in its metadata the step and
+the data it was trained on; `NAME.json` beside it is the part of the run's
+config that says how it fills (`MODEL_FIELDS`: the network, the image size,
+the fill's options). `load` reads them back onto `configs/default.py`,
+checks every array against the network the config describes, and returns
+what `inference.fill` takes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ from inpainting import state as state_lib
 
 FORMAT = 'inpainting-generator/1'
 DTYPES = ('float16', 'float32')
+# The generator the package ships (configs/experiments/reference.py's run):
+# what tools/inpaint.py fills with when given no model, and what
+# `--weights=shipped` names.
+SHIPPED = pathlib.Path(__file__).resolve().parent / 'weights' / (
+    'reference.safetensors')
+# The fields of a config that say how the exported generator fills; the
+# rest (data, evaluation) are the caller's.
+MODEL_FIELDS = ('method', 'image_size', 'model', 'guidance', 'flip_average',
+                'noise_scale')
 
 
 class ExportError(errors.UserError, ValueError):
@@ -50,6 +62,34 @@ class GeneratorState:
 def config_path(weights: pathlib.Path) -> pathlib.Path:
   """The JSON config beside a weights file."""
   return pathlib.Path(weights).with_suffix('.json')
+
+
+def resolve(weights: str | pathlib.Path) -> pathlib.Path:
+  """The file `weights` names: 'shipped' is the package's `SHIPPED`."""
+  if str(weights) == 'shipped':
+    if not SHIPPED.exists():
+      raise ExportError(
+          f'{SHIPPED}: the shipped weights are not in this installation '
+          '(a checkout without its large files?); train and export a model '
+          '(README), or pass --weights=FILE.safetensors.')
+    return SHIPPED
+  return pathlib.Path(weights)
+
+
+def for_evaluation(config: ml_collections.ConfigDict,
+                   weights: str | pathlib.Path
+                   ) -> tuple[ml_collections.ConfigDict, GeneratorState]:
+  """`config` (its data and evaluation fields) with an exported generator's
+  `MODEL_FIELDS`, and the generator: to score it on any dataset."""
+  exported, state = load(resolve(weights))
+  merged = config.copy_and_resolve_references()
+  merged.unlock()
+  for name in MODEL_FIELDS:
+    merged[name] = exported[name]
+  merged.lock()
+  config_lib.validate(merged, device_count=jax.device_count(),
+                      process_count=jax.process_count())
+  return merged, state
 
 
 def export(config: ml_collections.ConfigDict, state: Any,
@@ -79,9 +119,15 @@ def export(config: ml_collections.ConfigDict, state: Any,
              for name, value in flat.items()}
   weights.parent.mkdir(parents=True, exist_ok=True)
   safetensors_numpy.save_file(tensors, str(weights), metadata={
-      'format': FORMAT, 'step': str(int(state.step))})
+      'format': FORMAT, 'step': str(int(state.step)),
+      'dataset': config.dataset.name,
+      'train_split': config.dataset.train_split,
+      'batch_size': str(config.batch_size)})
+  # How it fills, not where it was trained (no paths of the trainer's).
+  fields = ml_collections.ConfigDict(
+      {name: config[name] for name in MODEL_FIELDS})
   config_path(weights).write_text(
-      config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
+      fields.to_json_best_effort(indent=2, sort_keys=True) + '\n')
 
 
 def _overlay(target: ml_collections.ConfigDict, values: dict, where: str,

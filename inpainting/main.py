@@ -21,6 +21,7 @@ from configs import default as default_config
 from inpainting import config_lib
 from inpainting import errors
 from inpainting import evaluate
+from inpainting import export
 from inpainting import implementations
 from inpainting import train
 
@@ -37,6 +38,11 @@ flags.DEFINE_string('report_dir', None, 'With --mode=evaluate: where '
                     'report.{json,md,png} go (default: the workdir), e.g. to '
                     'score a checkpoint on another dataset beside its own '
                     'report.')
+flags.DEFINE_string('weights', None, 'With --mode=evaluate: score an '
+                    'exported generator (tools/export.py: NAME.safetensors, '
+                    'NAME.json beside it; "shipped": the package\'s) instead '
+                    'of a workdir\'s checkpoint, on the data and eval fields '
+                    'of --config; the report goes to --report_dir.')
 flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() '
                   'and let JAX detect the cluster (implied by the three '
                   'flags below).')
@@ -49,7 +55,7 @@ flags.DEFINE_integer('process_id', None, 'This process, in [0, '
 config_flags.DEFINE_config_file(
     'config', None, 'A config file, e.g. configs/caption_gan.py.',
     lock_config=True)
-flags.mark_flags_as_required(['config', 'workdir'])
+flags.mark_flags_as_required(['config'])
 
 def _initialize_distributed() -> None:
   """Joins a multi-process run if the flags or the environment ask for it."""
@@ -73,6 +79,16 @@ def main(argv):
   if len(argv) > 1:
     raise errors.UserError(f'Unexpected arguments {argv[1:]}: every option is '
                            'a flag, e.g. --workdir=DIR.')
+  if FLAGS.weights:
+    if FLAGS.mode != 'evaluate' or FLAGS.workdir or not FLAGS.report_dir:
+      raise errors.UserError(
+          f'--weights={FLAGS.weights}: only with --mode=evaluate and '
+          '--report_dir=DIR, without --workdir (an exported generator is '
+          'scored instead of a checkpoint).')
+  elif not FLAGS.workdir:
+    raise errors.UserError('--workdir=DIR is required (or, with '
+                           '--mode=evaluate, --weights=FILE and '
+                           '--report_dir=DIR).')
   if FLAGS.report_dir and FLAGS.mode != 'evaluate':
     raise errors.UserError(f'--report_dir={FLAGS.report_dir}: only with '
                            '--mode=evaluate (training writes to --workdir).')
@@ -92,6 +108,10 @@ def main(argv):
                model.layers.conv_impl, model.layers.batch_norm_impl)
   if FLAGS.mode == 'train':
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  elif FLAGS.weights:
+    config, state = export.for_evaluation(FLAGS.config, FLAGS.weights)
+    evaluate.evaluate(config, str(export.resolve(FLAGS.weights)),
+                      report_dir=FLAGS.report_dir, state=state)
   else:
     evaluate.evaluate(FLAGS.config, FLAGS.workdir, FLAGS.step,
                       report_dir=FLAGS.report_dir)

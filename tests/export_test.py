@@ -1,6 +1,7 @@
 """An exported generator fills as the checkpoint it came from."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -110,3 +111,58 @@ def test_the_tools_export_and_fill_from_the_file(trained_run, tmp_path):
   assert filled.returncode == 0, filled.stderr[-3000:]
   out = np.asarray(Image.open(tmp_path / 'out' / 'photo_inpainted.png'))
   assert out.shape == (64, 64, 3)
+
+
+def test_evaluate_scores_an_exported_file_as_its_checkpoint(trained_run,
+                                                            tmp_path):
+  """`main --mode=evaluate --weights=FILE` gives the checkpoint's report."""
+  config, workdir = trained_run
+  state = inference.restore(config, str(workdir))
+  weights = tmp_path / 'model.safetensors'
+  export.export(config, state, weights, 'float32')
+  fields = json.loads(export.config_path(weights).read_text())
+  assert sorted(fields) == sorted(export.MODEL_FIELDS)  # no data, no paths
+
+  from inpainting import evaluate  # pylint: disable=g-import-not-at-top
+  checkpoint = evaluate.evaluate(config, str(workdir),
+                                 report_dir=str(tmp_path / 'checkpoint'))
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
+  scored = subprocess.run(
+      [sys.executable, '-m', 'inpainting.main', '--config=configs/tiny.py',
+       f'--config.dataset.data_dir={config.dataset.data_dir}',
+       '--mode=evaluate', f'--weights={weights}',
+       f'--report_dir={tmp_path / "file"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
+      check=False)
+  assert scored.returncode == 0, scored.stderr[-3000:]
+  report = evaluate.read_report(tmp_path / 'file')
+  assert report['step'] == checkpoint['step']
+  for method, row in checkpoint['methods'].items():
+    for name, value in row.items():
+      if name != 'ms_per_image':
+        assert report['methods'][method][name] == pytest.approx(
+            value, rel=1e-5, abs=1e-6), (method, name)
+
+  # Misused, it says how it is used instead of starting.
+  for args in (['--mode=train', f'--report_dir={tmp_path}'],
+               [f'--workdir={workdir}', f'--report_dir={tmp_path}'],
+               ['--mode=evaluate']):
+    wrong = subprocess.run(
+        [sys.executable, '-m', 'inpainting.main', '--config=configs/tiny.py',
+         f'--weights={weights}', *args], cwd=REPO, capture_output=True,
+        text=True, timeout=300, env=env, check=False)
+    assert wrong.returncode != 0
+    assert '--weights=' in wrong.stderr and 'only with --mode=evaluate' in (
+        wrong.stderr), wrong.stderr[-2000:]
+    assert 'Traceback' not in wrong.stderr
+
+
+def test_shipped_names_the_package_file_or_says_it_is_missing(monkeypatch,
+                                                               tmp_path):
+  assert export.resolve('shipped') == export.SHIPPED
+  assert export.resolve(tmp_path / 'x.safetensors') == tmp_path / (
+      'x.safetensors')
+  monkeypatch.setattr(export, 'SHIPPED', tmp_path / 'none.safetensors')
+  with pytest.raises(export.ExportError,
+                     match='none.safetensors: the shipped weights are not'):
+    export.resolve('shipped')

@@ -1,9 +1,14 @@
-"""Fill holes in your own images with a trained checkpoint or exported file.
+"""Fill holes in your own images: shipped weights, a run or an exported file.
 
-  python tools/inpaint.py --config=configs/caption_gan.py \
-      --workdir=runs/caption_gan --output_dir=out photo1.jpg photo2.png \
+  python tools/inpaint.py --output_dir=out photo1.jpg photo2.png \
+      [--config=configs/caption_gan.py --workdir=runs/caption_gan |
+       --weights=generator.safetensors] \
       [--caption="a red circle"] [--captions=captions.json] [--paste_back] \
       [--mask=hole.png | --box=top,left,height,width]
+
+With no model named, the weights shipped in the package
+(inpainting/weights/reference.safetensors, configs/experiments/reference.py)
+fill.
 
 Each image (any size, any colour mode) is centre-cropped to a square and
 resized to the model's 64x64; the hole is filled by the generator and
@@ -50,7 +55,8 @@ flags.DEFINE_string('workdir', None, 'The training run holding checkpoints '
                     '(with --config).')
 flags.DEFINE_string('weights', None, 'An exported generator (tools/export.py:'
                     ' NAME.safetensors, its config NAME.json beside it), '
-                    'instead of --config and --workdir.')
+                    'instead of --config and --workdir; "shipped" (the '
+                    'default when neither is given): the package\'s.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (the latest if unset).')
 flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
 flags.DEFINE_string('caption', '', 'Caption for images without their own.')
@@ -260,10 +266,15 @@ def _model_from_flags():
     if FLAGS.workdir or FLAGS.step is not None:
       raise errors.UserError('Give --weights, or --config with --workdir '
                              '(and --step), not both.')
-    return export.load(FLAGS.weights)
+    return export.load(export.resolve(FLAGS.weights))
+  if FLAGS.config is None and not FLAGS.workdir and FLAGS.step is None:
+    logging.info('No model named: filling with the shipped weights (%s).',
+                 export.SHIPPED)
+    return export.load(export.resolve('shipped'))
   if FLAGS.config is None or not FLAGS.workdir:
-    raise errors.UserError('Name the model: --weights=FILE.safetensors, or '
-                           '--config=FILE with --workdir=RUN.')
+    raise errors.UserError('Name the model: --config=FILE with '
+                           '--workdir=RUN, or --weights=FILE.safetensors '
+                           '(none: the shipped weights).')
   config = FLAGS.config
   config_lib.validate_for_tool(config, reads_data=False)
   return config, inference.restore(config, FLAGS.workdir, FLAGS.step)
