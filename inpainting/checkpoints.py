@@ -8,8 +8,10 @@ complete checkpoints behind; the latest of them is where a rerun resumes.
 from __future__ import annotations
 
 import pathlib
+import sys
 from typing import Any, TypeVar
 
+from absl import logging
 import jax
 import numpy as np
 import ml_collections
@@ -38,11 +40,36 @@ def _deepest_cause(error: BaseException) -> BaseException:
   return error
 
 
+def _quiet_abandoned_reads() -> None:
+  """Keeps orbax's abandoned reads of a failed restore from printing.
+
+  When one array of a checkpoint cannot be read, orbax raises and leaves
+  the reads of the other arrays as coroutines; each, finalized later, hands
+  its own copy of the read error to `sys.unraisablehook`, which prints an
+  'Exception ignored ... Traceback' block per array. The error is reported
+  once, by `_read_error`; those copies go to the debug log.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, 'quiets_orbax_reads', False):
+    return
+
+  def hook(unraisable):
+    code = getattr(unraisable.object, 'cr_code', None)
+    if code is not None and 'orbax' in code.co_filename:
+      logging.debug('An abandoned checkpoint read: %s', unraisable.exc_value)
+      return
+    previous(unraisable)
+
+  hook.quiets_orbax_reads = True
+  sys.unraisablehook = hook
+
+
 def _read_error(manager: ocp.CheckpointManager, step: int,
                 error: BaseException) -> CheckpointReadError:
   """One message for a checkpoint that cannot be read: which step, which
   file (as orbax and tensorstore name it), and what to do. Nothing is
   deleted on the user's behalf."""
+  _quiet_abandoned_reads()
   directory = pathlib.Path(manager.directory) / str(step)
   cause = _deepest_cause(error)
   what = (str(cause).strip().splitlines() or [type(cause).__name__])[0]

@@ -74,7 +74,7 @@ def test_the_benchmark_without_tensorflow(tmp_path):
   # and the range over the rounds.
   for row in ('| train step compile |',
               '| training, global batch 8 (median over 2 rounds, their '
-              'range) |', '| training, conv_impl=xla, same batch |',
+              'range) |', '| training, layers.conv_impl=xla, same batch |',
               '| peak memory (the training process) |',
               "| the step's work (XLA's count, stock layers) |",
               "| inpainting (generator over the hole's box), batch 8 |",
