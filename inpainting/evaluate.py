@@ -162,16 +162,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
         acc.add(f'model ({name} captions)', per_image)
     columns = [np.asarray(filled)]
     if with_baselines:
-      target = (batch['image'] + 1.0) / 2.0
-      holes = batch['mask'][..., 0] > 0
-      for name, fill in baselines.BASELINES.items():
-        start = time.perf_counter()
-        out = np.stack([fill(image, hole)
-                        for image, hole in zip(target, holes)])
-        seconds = time.perf_counter() - start
-        out = np.where(batch['mask'] > 0, out, target)
-        acc.add(name, _score(out, target, batch['mask'], box), seconds)
-        columns.append(out)
+      columns += _score_baselines(batch, box, acc)
     if grid is None:
       n = min(8, len(batch['image']))
       target = (batch['image'][:n] + 1.0) / 2.0
@@ -185,6 +176,31 @@ def run_evaluation(config: ml_collections.ConfigDict,
                               titles=titles)
     count += len(batch['image'])
 
+  report = _report(acc, count, shuffled_differs)
+  return report, grid, samples
+
+
+def _score_baselines(batch: dict[str, np.ndarray], box, acc: '_Accumulator'
+                     ) -> list[np.ndarray]:
+  """Fills `batch`'s holes with every classical baseline, scores them into
+  `acc` (with their time) and returns the fills, in BASELINES' order."""
+  target = (batch['image'] + 1.0) / 2.0
+  holes = batch['mask'][..., 0] > 0
+  columns = []
+  for name, fill in baselines.BASELINES.items():
+    start = time.perf_counter()
+    out = np.stack([fill(image, hole) for image, hole in zip(target, holes)])
+    seconds = time.perf_counter() - start
+    out = np.where(batch['mask'] > 0, out, target)
+    acc.add(name, _score(out, target, batch['mask'], box), seconds)
+    columns.append(out)
+  return columns
+
+
+def _report(acc: '_Accumulator', count: int,
+            shuffled_differs: list[np.ndarray]) -> dict:
+  """The table of `acc`'s methods and, where it scored shuffled captions,
+  the caption ablation."""
   report = {'num_examples': count, 'methods': {}}
   for method in acc.values:
     if method.startswith('model (') and method != MODEL:
@@ -208,7 +224,7 @@ def run_evaluation(config: ml_collections.ConfigDict,
   elif 'model (shuffled captions)' in acc.values:
     logging.warning('No image of the split has a caption that another '
                     'image lacks: no caption ablation.')
-  return report, grid, samples
+  return report
 
 
 def _markdown(report: dict) -> str:
