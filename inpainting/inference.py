@@ -103,17 +103,21 @@ _compiled_inpaint = compilation.jit(
 
 
 def fill(state, batch: dict[str, np.ndarray],
-         config: ml_collections.ConfigDict) -> np.ndarray:
-  """`inpaint` of a host batch over its holes' box, compiled and cached.
+         config: ml_collections.ConfigDict,
+         box: models.Box | None = None) -> np.ndarray:
+  """`inpaint` of a host batch, compiled and cached.
 
   Args:
     state: an unreplicated state (or an exported generator's).
     batch: at least image, mask and embedding, [B, ...].
     config: the run config.
+    box: where the model runs, holding every hole: by default the holes'
+      box (least work; one compilation per box). A server that fills holes
+      of every shape passes the whole image, (0, H, 0, W): one compilation.
 
   Returns:
     [B, H, W, 3] float32 numpy, in [-1, 1].
   """
   return np.asarray(_compiled_inpaint(
       state, {k: batch[k] for k in state_lib.INPUT_KEYS},
-      box=masks.hole_box(batch['mask']), **fill_args(config)))
+      box=box or masks.hole_box(batch['mask']), **fill_args(config)))

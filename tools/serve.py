@@ -1,0 +1,90 @@
+"""A local web page that fills a hole you paint in your photograph.
+
+  python tools/serve.py [--port=8080] \
+      [--weights=FILE.safetensors | --config=CONFIG --workdir=RUN [--step=N]]
+
+Serves on 127.0.0.1 only (your machine) and prints the address; open it in
+a browser. With no model named it fills with the shipped weights
+(inpainting/weights/reference.safetensors). The page and its JSON API
+(`POST /api/v1/inpaint`) are `inpainting/server.py`'s. Needs the `serve`
+extra: `pip install -e '.[serve]'`.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from inpainting import config_lib
+from inpainting import errors
+from inpainting import export
+from inpainting import inference
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'The run\'s config file.',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'A training run (with --config).')
+flags.DEFINE_integer('step', None, 'Checkpoint step (the latest if unset).')
+flags.DEFINE_string('weights', None, 'An exported generator '
+                    '(tools/export.py); "shipped" (the default when no '
+                    'model is named): the package\'s.')
+flags.DEFINE_integer('port', 8080, 'The port on 127.0.0.1 (0: a free one).')
+
+HOST = '127.0.0.1'
+
+
+def _model():
+  """(config, state, name) of the model the flags name."""
+  if FLAGS.weights or (FLAGS.config is None and not FLAGS.workdir and
+                       FLAGS.step is None):
+    if FLAGS.workdir or FLAGS.step is not None:
+      raise errors.UserError('Give --weights, or --config with --workdir '
+                             '(and --step), not both.')
+    path = export.resolve(FLAGS.weights or 'shipped')
+    config, state = export.load(path)
+    return config, state, path.name
+  if FLAGS.config is None or not FLAGS.workdir:
+    raise errors.UserError('Name the model: --config=FILE with '
+                           '--workdir=RUN, or --weights=FILE.safetensors '
+                           '(none: the shipped weights).')
+  config = FLAGS.config
+  config_lib.validate_for_tool(config, reads_data=False)
+  state = inference.restore(config, FLAGS.workdir, FLAGS.step)
+  return config, state, f'{FLAGS.workdir} step {int(state.step)}'
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise errors.UserError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  if not 0 <= FLAGS.port < 65536:
+    raise errors.UserError(f'--port={FLAGS.port}: must be in [0, 65535]')
+  try:
+    import uvicorn  # pylint: disable=g-import-not-at-top
+    from inpainting import server  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise errors.UserError(f'{e.name} is not installed: pip install -e '
+                           '\'.[serve]\'') from None
+  config, state, name = _model()
+  app = server.create_app(config, state, name=name)
+  sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+  sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  try:
+    sock.bind((HOST, FLAGS.port))
+  except OSError as e:
+    raise errors.UserError(f'--port={FLAGS.port}: cannot listen on '
+                           f'{HOST}:{FLAGS.port} ({e.strerror or e}); '
+                           'pick another port, or 0 for a free one') from None
+  # The address once the socket is bound (port 0 picks a free one).
+  port = sock.getsockname()[1]
+  print(f'Serving {name} at http://{HOST}:{port}/ (Ctrl-C stops)',
+        flush=True)
+  logging.info('Filling with %s.', name)
+  uvicorn.Server(uvicorn.Config(app, log_level='warning')).run(
+      sockets=[sock])
+
+
+if __name__ == '__main__':
+  errors.run(main)
