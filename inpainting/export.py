@@ -17,6 +17,7 @@ import json
 import pathlib
 from typing import Any
 
+from absl import logging
 import flax
 from flax import traverse_util
 import jax
@@ -90,6 +91,36 @@ def for_evaluation(config: ml_collections.ConfigDict,
   config_lib.validate(merged, device_count=jax.device_count(),
                       process_count=jax.process_count())
   return merged, state
+
+
+def named_model(config: ml_collections.ConfigDict | None,
+                workdir: str | None, step: int | None,
+                weights: str | None) -> tuple[ml_collections.ConfigDict,
+                                              Any, str]:
+  """The model a tool's flags name: (config, state, how to call it).
+
+  An exported file (`weights`, or 'shipped'); a run's checkpoint (`config`
+  with `workdir`, and `step` or its latest); or, with none of them, the
+  shipped weights.
+  """
+  from inpainting import inference  # pylint: disable=g-import-not-at-top
+  if weights or (config is None and not workdir and step is None):
+    if workdir or step is not None:
+      raise errors.UserError('Give --weights, or --config with --workdir '
+                             '(and --step), not both.')
+    if not weights:
+      logging.info('No model named: filling with the shipped weights (%s).',
+                   SHIPPED)
+    path = resolve(weights or 'shipped')
+    exported, state = load(path)
+    return exported, state, path.name
+  if config is None or not workdir:
+    raise errors.UserError('Name the model: --config=FILE with '
+                           '--workdir=RUN, or --weights=FILE.safetensors '
+                           '(none: the shipped weights).')
+  config_lib.validate_for_tool(config, reads_data=False)
+  state = inference.restore(config, workdir, step)
+  return config, state, f'{workdir} step {int(state.step)}'
 
 
 def export(config: ml_collections.ConfigDict, state: Any,

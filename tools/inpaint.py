@@ -37,27 +37,17 @@ import pathlib
 from absl import flags
 from absl import logging
 import numpy as np
-from ml_collections import config_flags
 from PIL import Image
 
-from inpainting import config_lib
 from inpainting import errors
-from inpainting import export
 from inpainting import images
 from inpainting import inference
 from inpainting import masks
+from inpainting import model_flags
 from inpainting import text_encoder
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'The run\'s config file.',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'The training run holding checkpoints '
-                    '(with --config).')
-flags.DEFINE_string('weights', None, 'An exported generator (tools/export.py:'
-                    ' NAME.safetensors, its config NAME.json beside it), '
-                    'instead of --config and --workdir; "shipped" (the '
-                    'default when neither is given): the package\'s.')
-flags.DEFINE_integer('step', None, 'Checkpoint step (the latest if unset).')
+model_flags.define()
 flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
 flags.DEFINE_string('caption', '', 'Caption for images without their own.')
 flags.DEFINE_string('captions', None, 'JSON file {file name: caption}.')
@@ -259,27 +249,6 @@ def inpaint_files(config, state, paths, captions, default_caption,
   return written
 
 
-def _model_from_flags():
-  """(config, state): an exported generator (--weights), or a run's
-  checkpoint (--config and --workdir)."""
-  if FLAGS.weights:
-    if FLAGS.workdir or FLAGS.step is not None:
-      raise errors.UserError('Give --weights, or --config with --workdir '
-                             '(and --step), not both.')
-    return export.load(export.resolve(FLAGS.weights))
-  if FLAGS.config is None and not FLAGS.workdir and FLAGS.step is None:
-    logging.info('No model named: filling with the shipped weights (%s).',
-                 export.SHIPPED)
-    return export.load(export.resolve('shipped'))
-  if FLAGS.config is None or not FLAGS.workdir:
-    raise errors.UserError('Name the model: --config=FILE with '
-                           '--workdir=RUN, or --weights=FILE.safetensors '
-                           '(none: the shipped weights).')
-  config = FLAGS.config
-  config_lib.validate_for_tool(config, reads_data=False)
-  return config, inference.restore(config, FLAGS.workdir, FLAGS.step)
-
-
 def main(argv):
   paths = argv[1:]
   if not paths:
@@ -294,7 +263,7 @@ def main(argv):
         isinstance(v, str) for v in captions.values()):
       raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
                              'object {"file name": "caption"}.')
-  config, state = _model_from_flags()
+  config, state, _ = model_flags.named_model()
   mask = hole_from_flags(config.image_size, config.mask.size)
   output_dir = make_output_dir(FLAGS.output_dir)
   inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,

@@ -16,44 +16,15 @@ import socket
 
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
-from inpainting import config_lib
 from inpainting import errors
-from inpainting import export
-from inpainting import inference
+from inpainting import model_flags
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'The run\'s config file.',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'A training run (with --config).')
-flags.DEFINE_integer('step', None, 'Checkpoint step (the latest if unset).')
-flags.DEFINE_string('weights', None, 'An exported generator '
-                    '(tools/export.py); "shipped" (the default when no '
-                    'model is named): the package\'s.')
+model_flags.define()
 flags.DEFINE_integer('port', 8080, 'The port on 127.0.0.1 (0: a free one).')
 
 HOST = '127.0.0.1'
-
-
-def _model():
-  """(config, state, name) of the model the flags name."""
-  if FLAGS.weights or (FLAGS.config is None and not FLAGS.workdir and
-                       FLAGS.step is None):
-    if FLAGS.workdir or FLAGS.step is not None:
-      raise errors.UserError('Give --weights, or --config with --workdir '
-                             '(and --step), not both.')
-    path = export.resolve(FLAGS.weights or 'shipped')
-    config, state = export.load(path)
-    return config, state, path.name
-  if FLAGS.config is None or not FLAGS.workdir:
-    raise errors.UserError('Name the model: --config=FILE with '
-                           '--workdir=RUN, or --weights=FILE.safetensors '
-                           '(none: the shipped weights).')
-  config = FLAGS.config
-  config_lib.validate_for_tool(config, reads_data=False)
-  state = inference.restore(config, FLAGS.workdir, FLAGS.step)
-  return config, state, f'{FLAGS.workdir} step {int(state.step)}'
 
 
 def main(argv):
@@ -67,7 +38,7 @@ def main(argv):
   except ImportError as e:
     raise errors.UserError(f'{e.name} is not installed: pip install -e '
                            '\'.[serve]\'') from None
-  config, state, name = _model()
+  config, state, name = model_flags.named_model()
   app = server.create_app(config, state, name=name)
   sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
