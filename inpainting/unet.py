@@ -10,6 +10,10 @@ zero embedding) makes classifier-free guidance possible. Group
 normalisation (no batch statistics: a denoiser must not depend on the
 rest of its batch), SiLU, self-attention at the coarsest levels, a
 zero-initialised output so that training starts from D = c_skip x.
+
+At the defaults: 3.90 M parameters, 2.47 GFLOP an image an evaluation
+(XLA's count of the forward pass at 64x64), so a sample of 31 evaluations
+(16 Heun steps) is about 77 GFLOP.
 """
 
 from __future__ import annotations
