@@ -124,6 +124,8 @@ def create_app(config, state, *, name: str = 'model',
       encoder['encoder'] = text_encoder.TextEncoder()
     return encoder['encoder'].embed([caption])[0]
 
+  # Browsers, curl and Python's clients declare a JSON body's length; a
+  # body sent without one (chunked) is limited by MAX_PIXELS once decoded.
   @app.middleware('http')
   async def limit_size(request: fastapi.Request, call_next):
     length = request.headers.get('content-length')
