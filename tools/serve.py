@@ -44,6 +44,9 @@ def main(argv):
   sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
   try:
     sock.bind((HOST, FLAGS.port))
+    # Listening from now: a browser opened on the printed address waits in
+    # the backlog until the server takes it, instead of being refused.
+    sock.listen(128)
   except OSError as e:
     raise errors.UserError(f'--port={FLAGS.port}: cannot listen on '
                            f'{HOST}:{FLAGS.port} ({e.strerror or e}); '
