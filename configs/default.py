@@ -30,6 +30,17 @@ def set_dataset(config: ml_collections.ConfigDict,
   return config
 
 
+def set_quick_schedule(config: ml_collections.ConfigDict) -> None:
+  """The short schedule of the CPU quick start (configs/caption_gan.py,
+  configs/seed.py): 500 steps at batch 16, two held-out evaluations."""
+  config.batch_size = 16
+  config.num_train_steps = 500
+  config.log_every_steps = 25
+  config.checkpoint_every_steps = 100
+  config.eval_every_steps = 250
+  config.eval.num_examples_during_training = 250
+
+
 def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   """The seed's architecture and losses; the embedded dataset by default."""
   config = ml_collections.ConfigDict()

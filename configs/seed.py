@@ -12,10 +12,5 @@ from configs import default
 
 def get_config(dataset=None):
   config = default.get_config(dataset)
-  config.batch_size = 16
-  config.num_train_steps = 500
-  config.log_every_steps = 25
-  config.checkpoint_every_steps = 100
-  config.eval_every_steps = 250
-  config.eval.num_examples_during_training = 250
+  default.set_quick_schedule(config)
   return config
