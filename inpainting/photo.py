@@ -48,19 +48,19 @@ def _span(low: int, high: int, length: int, limit: int) -> tuple[int, int]:
 
 def crop_around(missing: np.ndarray) -> Crop:
   """The square (where it fits) crop around a [H, W] boolean hole."""
-  rows = np.flatnonzero(missing.any(axis=1))
-  cols = np.flatnonzero(missing.any(axis=0))
-  if not rows.size:
+  if not missing.any():
     raise HoleError('The mask is empty: paint the hole (white = missing).')
+  hole_top, hole_bottom, hole_left, hole_right = masks.hole_box(
+      missing[..., None])
   height, width = missing.shape
-  side = 2 * max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0])
-  top, bottom = _span(rows[0], rows[-1] + 1, side, height)
-  left, right = _span(cols[0], cols[-1] + 1, side, width)
+  side = 2 * max(hole_bottom - hole_top, hole_right - hole_left)
+  top, bottom = _span(hole_top, hole_bottom, side, height)
+  left, right = _span(hole_left, hole_right, side, width)
   # A crop cut short by one edge of the photograph stays square by
   # shrinking along the other, as long as it keeps the hole.
   side = min(bottom - top, right - left)
-  top, bottom = _span(rows[0], rows[-1] + 1, side, height)
-  left, right = _span(cols[0], cols[-1] + 1, side, width)
+  top, bottom = _span(hole_top, hole_bottom, side, height)
+  left, right = _span(hole_left, hole_right, side, width)
   return Crop(top, bottom, left, right)
 
 
