@@ -263,6 +263,23 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
 
   # Probability of zeroing an example's caption embedding in a training step
   # (0 in the seed); lets one model also fill without captions.
+  # The diffusion sampler's (config.method='diffusion', inpainting/
+  # diffusion.py): its U-Net, EDM's noise levels, Heun's sampler.
+  diffusion = config.diffusion = ml_collections.ConfigDict()
+  diffusion.unet = ml_collections.ConfigDict()
+  diffusion.unet.features = (32, 64, 96, 128)  # 64, 32, 16, 8 pixels
+  diffusion.unet.blocks = 1
+  diffusion.unet.attention_levels = (3,)
+  diffusion.unet.embedding_features = 128
+  diffusion.sigma_data = 0.5  # images in [-1, 1]
+  diffusion.sigma_min = 0.002
+  diffusion.sigma_max = 80.0
+  diffusion.rho = 7.0
+  diffusion.p_mean = -1.2  # training: ln sigma ~ N(p_mean, p_std^2)
+  diffusion.p_std = 1.2
+  diffusion.sampling_steps = 16  # Heun: 2 steps - 1 = 31 evaluations
+  diffusion.churn = 0.0  # 0: deterministic for a seed
+
   config.caption_dropout = 0.0
   # Caption guidance at inference (evaluation, samples, tools/inpaint.py):
   # p + guidance * (p - p0), p0 predicted with a zero caption; 0 = off.
@@ -303,4 +320,13 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # image's position with config.mask's bounds: a table each).
   config.eval.mask_kinds = ('centre',)
   config.eval.mask_seed = 0
+  # The SWD of every method and the caption scores read the first
+  # `sample_examples` images; a method that draws (config.method=
+  # 'diffusion') draws `samples` fills of each for the sample PSNR and
+  # calibration.
+  config.eval.samples = 4
+  config.eval.sample_examples = 256
+  # Caption retrieval (every method with a caption loss): this many images
+  # each rank their caption among 100 (distribution.RETRIEVAL_CANDIDATES).
+  config.eval.retrieval_examples = 100
   return set_dataset(config, dataset)

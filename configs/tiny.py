@@ -20,4 +20,7 @@ def get_config(dataset=None):
   config.eval_every_steps = 3
   config.eval.batch_size = 16
   config.eval.num_examples_during_training = 16
+  config.eval.sample_examples = 16
+  config.eval.retrieval_examples = 4
   return config
+

@@ -237,17 +237,25 @@ def _choice(problems: list[str], path: str, value: Any,
   return False
 
 
-def _shape_problems(config: ml_collections.ConfigDict) -> list[str]:
-  """The hole, the networks' depths and widths against the image size."""
+def _hole_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """The centre hole against the image size."""
   problems = []
   size, hole = config.image_size, config.mask.size
-  generator, critic = config.model.generator, config.model.critic
   if hole >= size:
     problems.append(f'config.mask.size={hole}: the hole must be smaller than '
                     f'config.image_size={size}, leaving a border to see')
   elif (size - hole) % 2:
     problems.append(f'config.mask.size={hole}: config.image_size={size} minus '
                     'the hole must be even, so that the hole is centred')
+  return problems
+
+
+def _shape_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """The context encoder's networks' depths and widths against the image
+  size."""
+  problems = []
+  size = config.image_size
+  generator, critic = config.model.generator, config.model.critic
   ok = {name: _check_features(config, f'model.{name}', problems)
         for name in ('generator.encoder_features',
                      'generator.decoder_features', 'critic.features')}
@@ -360,11 +368,70 @@ def _layers_problems(layers: ml_collections.ConfigDict) -> list[str]:
 
 
 def _model_problems(model: ml_collections.ConfigDict) -> list[str]:
-  """`config.model`, group by group."""
-  problems = []
-  _choice(problems, 'model.dtype', model.dtype, MODEL_DTYPES)
-  return (problems + _generator_problems(model.generator) +
+  """`config.model`'s groups of the context encoder, group by group."""
+  return (_generator_problems(model.generator) +
           _critic_problems(model.critic) + _layers_problems(model.layers))
+
+
+def _context_encoder_problems(config: ml_collections.ConfigDict
+                              ) -> list[str]:
+  """The context encoder's networks and losses."""
+  return (_shape_problems(config) + _model_problems(config.model) +
+          _loss_problems(config))
+
+
+def _diffusion_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """`config.diffusion`: the U-Net against the image, the noise levels,
+  the sampler; and what a sampler does not do."""
+  problems, diffusion = [], config.diffusion
+  net = diffusion.unet
+  if _check_features(config, 'diffusion.unet.features', problems):
+    downsamplings = len(net.features) - 1
+    if config.image_size % 2**downsamplings:
+      problems.append(
+          f'config.diffusion.unet.features={tuple(net.features)}: '
+          f'{downsamplings} halvings need config.image_size='
+          f'{config.image_size} to be divisible by {2**downsamplings}')
+    levels = tuple(net.attention_levels)
+    if not all(isinstance(level, int) and 0 <= level < len(net.features)
+               for level in levels):
+      problems.append(
+          f'config.diffusion.unet.attention_levels={levels}: must index '
+          f'config.diffusion.unet.features (0 to {len(net.features) - 1})')
+  _positive_ints(config, ('diffusion.unet.blocks',
+                          'diffusion.unet.embedding_features',
+                          'diffusion.sampling_steps'), problems)
+  if net.embedding_features % 2:
+    problems.append('config.diffusion.unet.embedding_features='
+                    f'{net.embedding_features}: must be even (sines and '
+                    'cosines)')
+  for name in ('sigma_data', 'sigma_min', 'rho', 'p_std'):
+    if diffusion[name] <= 0:
+      problems.append(f'config.diffusion.{name}={diffusion[name]!r}: must be '
+                      '> 0')
+  if diffusion.sigma_max <= diffusion.sigma_min:
+    problems.append(f'config.diffusion.sigma_max={diffusion.sigma_max!r}: '
+                    'must be above config.diffusion.sigma_min='
+                    f'{diffusion.sigma_min!r}')
+  if diffusion.churn < 0:
+    problems.append(f'config.diffusion.churn={diffusion.churn!r}: must be '
+                    '>= 0 (0: a deterministic sampler)')
+  if config.flip_average:
+    problems.append('config.flip_average=True averages two fills; a '
+                    "sampler's fill is one draw (evaluation averages draws "
+                    'itself): set it False with config.method=\'diffusion\'')
+  if config.init.workdir:
+    problems.append('config.init.workdir: starting from another run\'s '
+                    "networks is the context encoder's; "
+                    "config.method='diffusion' trains from scratch")
+  return problems
+
+
+# The checks of each method's own fields (`methods.METHODS`' names).
+METHOD_PROBLEMS = {
+    'context_encoder': _context_encoder_problems,
+    'diffusion': _diffusion_problems,
+}
 
 
 def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
@@ -477,6 +544,7 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       'image_size', 'mask.size', 'batch_size', 'num_train_steps',
       'log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
       'max_checkpoints_to_keep', 'num_sample_images', 'eval.batch_size',
+      'eval.samples', 'eval.sample_examples', 'eval.retrieval_examples',
       'eval.num_examples_during_training', 'dataset.shuffle_buffer_size',
       'model.kernel_size', 'model.caption_features', 'loss.band',
       'mask.box_min', 'mask.box_max', 'mask.max_strokes', 'mask.max_vertices',
@@ -485,9 +553,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
     return problems  # the checks below do arithmetic on these
   _mask_problems(config.mask, config.eval.mask_kinds, config.image_size,
                  problems)
-  problems += _shape_problems(config)
-  problems += _model_problems(config.model)
-  problems += _loss_problems(config)
+  problems += _hole_problems(config)
+  _choice(problems, 'model.dtype', config.model.dtype, MODEL_DTYPES)
+  if config.method in METHOD_PROBLEMS:  # else _run_problems names it
+    problems += METHOD_PROBLEMS[config.method](config)
   problems += _optimizer_problems(config)
   problems += _inference_problems(config)
   problems += _run_problems(config, device_count, process_count)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from inpainting import losses
 from inpainting import method
 from inpainting import models
 from inpainting import state as state_lib
@@ -102,9 +103,19 @@ def _train_step(state: state_lib.GANState, batch: dict[str, jax.Array], *,
                                    with_r1=variant)
 
 
+def caption_loss(state: state_lib.GANState, batch: dict[str, jax.Array], *,
+                 model: ml_collections.ConfigDict) -> jax.Array:
+  """[B]: the hole MSE of the fill given each image's embedding (no
+  guidance, not mirrored): lower where the caption helps the fill."""
+  filled = predict(state, batch, model=model, options=method.FillOptions())
+  return losses.hole_mse(filled, batch['image'], batch['mask'])
+
+
 METHOD = method.Method(
     create_state=state_lib.create_train_state,
     train_step=_train_step,
     step_variant=train_step_lib.computes_r1,
     predict=predict,
+    logged=('generator_loss', 'hole_mse', 'critic_loss'),
+    caption_loss=caption_loss,
 )

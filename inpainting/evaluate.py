@@ -27,11 +27,13 @@ from PIL import Image
 
 from inpainting import baselines
 from inpainting import compilation
+from inpainting import distribution
 from inpainting import errors
 from inpainting import grids
 from inpainting import inference
 from inpainting import input_pipeline
 from inpainting import masks
+from inpainting import methods
 from inpainting import metrics
 from inpainting import state as state_lib
 from inpainting import workdir_lock
@@ -104,7 +106,8 @@ def run_evaluation(config: ml_collections.ConfigDict,
                    state: state_lib.GANState,
                    batches: Iterable[dict[str, np.ndarray]], *,
                    with_baselines: bool = True,
-                   kind: str = 'centre'
+                   kind: str = 'centre',
+                   collect: dict[str, list[np.ndarray]] | None = None
                    ) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
   """Scores the model (and baselines) over batches.
 
@@ -118,6 +121,9 @@ def run_evaluation(config: ml_collections.ConfigDict,
       square with the caption ablation; another kind, example i's hole is
       `masks.sample_mask(..., seed=config.eval.mask_seed, position=i)` of
       that kind, scored by `metrics.mask_metrics`, without the ablation.
+    collect: if given, receives the first `eval.sample_examples` images'
+      fills, per method name and 'target' ([n, H, W, 3] in [0, 1], one
+      array a batch), for `distribution`'s metrics.
 
   Returns:
     (report dict, sample grid uint8 of the first batch, the grid's images:
@@ -163,6 +169,13 @@ def run_evaluation(config: ml_collections.ConfigDict,
     columns = [np.asarray(filled)]
     if with_baselines:
       columns += _score_baselines(batch, box, acc)
+    if collect is not None and count < config.eval.sample_examples:
+      take = config.eval.sample_examples - count
+      names = ['model'] + (list(baselines.BASELINES) if with_baselines
+                           else [])
+      for name, column in zip(['target'] + names,
+                              [(batch['image'] + 1) / 2] + columns):
+        collect.setdefault(name, []).append(column[:take])
     if grid is None:
       n = min(8, len(batch['image']))
       target = (batch['image'][:n] + 1.0) / 2.0
@@ -261,6 +274,7 @@ def _markdown(report: dict) -> str:
           f"| {name} | {ablation[f'{name}_mse']:.4f} | {d['mean']:+.4f} | "
           f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | "
           f"{'yes' if d['significant'] else 'no'} |")
+  lines += distribution.markdown(report)
   for kind, kind_report in report.get('mask_kinds', {}).items():
     lines += [
         '', f'## {KIND_TITLES[kind]}', '',
@@ -450,14 +464,61 @@ def _evaluate_and_write(config: ml_collections.ConfigDict, workdir: str,
       num_examples=config.eval.num_examples, shuffled_captions=True)
   logging.info('Evaluating %s at step %d on %s.', workdir, restored_step,
                config.eval.split)
+  collected = {}
   report, grid, samples = run_evaluation(
       config, state, ds.as_numpy_iterator(),
-      with_baselines=config.eval.baselines)
+      with_baselines=config.eval.baselines, collect=collected)
   report.update(workdir=str(workdir), step=restored_step,
                 dataset=config.dataset.name, split=config.eval.split,
                 hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
+  draws = _score_distribution(config, state, ds, report, collected)
+  if draws is not None:
+    grid = grids.image_grid(
+        [samples['masked'], *draws, samples['target']],
+        captions=list(samples['captions']),
+        titles=['masked'] + [f'draw {k + 1}' for k in range(len(draws))] +
+        ['target'])
+    samples['draws'] = draws
   _score_kinds_and_write(config, state, ds, report, grid, samples, out)
   return report
+
+
+def _score_distribution(config, state, ds, report: dict,
+                        collected: dict[str, list[np.ndarray]]
+                        ) -> list[np.ndarray] | None:
+  """Adds the centre holes' SWD table, and the method's draws and caption
+  scores where it has them, to `report`; returns the grid's draws
+  ([n, H, W, 3] each) of a method that draws, else None."""
+  method = methods.get(config)
+  box = masks.hole_box(masks.centre_mask(config.image_size,
+                                         config.mask.size))
+  top, bottom, left, right = box
+  crops = {name: np.concatenate(v)[:, top:bottom, left:right]
+           for name, v in collected.items()}
+  real = crops.pop('target')
+  crops = {MODEL if name == 'model' else name: v
+           for name, v in crops.items()}
+  grid_draws = None
+  if method.sample is not None:
+    logging.info('Drawing %d fills of each of %d holes.', config.eval.samples,
+                 len(real))
+    draws = distribution.draw_metrics(
+        config, state, ds.as_numpy_iterator(),
+        np.concatenate(collected['model']), box)
+    crops = {f'model, draw {k + 1}': d for k, d in enumerate(draws.pop(
+        'draws'))} | {k: v for k, v in crops.items() if k != MODEL}
+    report['draws'] = draws
+    n = min(8, len(collected['target'][0]))
+    grid_draws = []
+    for k in range(config.eval.samples):
+      full = np.array(collected['target'][0][:n])
+      full[:, top:bottom, left:right] = crops[f'model, draw {k + 1}'][:n]
+      grid_draws.append(full)
+  report['swd'] = distribution.swd_table(crops, real)
+  if method.caption_loss is not None and config.model.use_captions:
+    report['caption_scores'] = distribution.caption_scores(
+        config, state, ds.as_numpy_iterator())
+  return grid_draws
 
 
 def _score_kinds_and_write(config, state, ds, report, grid, samples,

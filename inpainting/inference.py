@@ -41,7 +41,8 @@ def fill_args(config: ml_collections.ConfigDict) -> dict:
   """What a method's fill reads of a run config: the method, the model
   (frozen: hashable) and the fill's options; static under jit."""
   return dict(method=config.method,
-              model=ml_collections.FrozenConfigDict(config.model),
+              model=ml_collections.FrozenConfigDict(
+                  methods.get(config).model_config(config)),
               options=method_lib.FillOptions.from_config(config))
 
 
@@ -121,3 +122,33 @@ def fill(state, batch: dict[str, np.ndarray],
   return np.asarray(_compiled_inpaint(
       state, {k: batch[k] for k in state_lib.INPUT_KEYS},
       box=box or masks.hole_box(batch['mask']), **fill_args(config)))
+
+
+def draw_with(state, batch: dict[str, jax.Array], rng: jax.Array, *,
+              method: str, model: ml_collections.ConfigDict,
+              options: method_lib.FillOptions) -> jax.Array:
+  """One draw of a sampler's holes (`method.Method.sample`), composited
+  with the known pixels: [B, H, W, 3] in [-1, 1]."""
+  sample = methods.METHODS[method].sample
+  if sample is None:
+    raise ValueError(f'config.method={method!r} gives one fill; it does not '
+                     'draw (a sampler does: config.method=\'diffusion\').')
+  drawn = sample(state, batch, rng, model=model, options=options)
+  return masks.composite(batch['image'], drawn, batch['mask'])
+
+
+# The key is traced: one compilation for every draw.
+_compiled_draw = compilation.jit(
+    draw_with, static_argnames=('method', 'model', 'options'))
+
+
+def draw(state, batch: dict[str, np.ndarray],
+         config: ml_collections.ConfigDict, seed: int,
+         index: int = 0) -> np.ndarray:
+  """Draw `index` of seed `seed` of a sampler's holes (`draw_with`),
+  compiled and cached: [B, H, W, 3] float32 numpy in [-1, 1]. The same
+  seed and index give the same draw."""
+  rng = jax.random.fold_in(jax.random.key(seed), index)
+  return np.asarray(_compiled_draw(
+      state, {k: batch[k] for k in state_lib.INPUT_KEYS}, rng,
+      **fill_args(config)))

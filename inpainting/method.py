@@ -1,6 +1,6 @@
 """The interface between a method and everything that trains or uses it.
 
-A method (the context encoder with its critic; a sampler next) is a module
+A method (the context encoder with its critic; the diffusion sampler) is a module
 that builds one `Method`. The trainer, checkpoints, evaluation, sample
 grids and the tools reach a model only through it, chosen by
 `config.method` (`methods.METHODS`), and never branch on which method it
@@ -66,11 +66,28 @@ class Method:
       frozen `config.model`), `options` (`FillOptions`) and `window`
       static; `batch` holds image, mask and embedding. Inference
       composites it with the known pixels.
+    model_config: config -> the group of the config its networks and fill
+      read (`model` of `predict`, frozen by the caller): `config.model` by
+      default.
+    logged: the metrics of `train_step` the trainer's log line shows (all
+      go to TensorBoard).
+    sample: None for a method with one fill; else (state, batch, rng, *,
+      model, options) -> [B, H, W, 3] float32, a draw of each hole from
+      the key `rng` (traced: one compilation for any number of draws),
+      whatever outside the holes. Evaluation scores several per image.
+    caption_loss: None, or (state, batch, *, model) -> [B], a loss of each
+      image's hole given its `embedding` that is lower where the caption
+      fits (evaluation ranks captions by it).
   """
   create_state: Callable[[ml_collections.ConfigDict, Batch | None], State]
   train_step: Callable[..., tuple[State, dict[str, jax.Array]]]
   step_variant: Callable[[ml_collections.ConfigDict, int], Hashable]
   predict: Callable[..., jax.Array]
+  model_config: Callable[[ml_collections.ConfigDict],
+                         ml_collections.ConfigDict] = lambda c: c.model
+  logged: tuple[str, ...] = ()
+  sample: Callable[..., jax.Array] | None = None
+  caption_loss: Callable[..., jax.Array] | None = None
 
 
 def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import ml_collections
 
 from inpainting import context_encoder
+from inpainting import diffusion
 from inpainting import method
 
 METHODS: dict[str, method.Method] = {
     # The seed's: a caption-conditioned context encoder and its critic.
     'context_encoder': context_encoder.METHOD,
+    # Draws of the hole: a caption-conditioned diffusion model (EDM).
+    'diffusion': diffusion.METHOD,
 }
 
 

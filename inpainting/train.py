@@ -399,12 +399,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict,
       is_last = step == config.num_train_steps
       if step % config.log_every_steps == 0 or is_last:
         summary = metrics.summary(step)
-        critic = summary.get('critic_loss')  # none without a critic
-        logging.info(
-            'step %d/%d: generator_loss=%.4f hole_mse=%.4f%s', step,
-            config.num_train_steps, summary['generator_loss'],
-            summary['hole_mse'],
-            '' if critic is None else f' critic_loss={critic:.4f}')
+        logging.info('step %d/%d: %s', step, config.num_train_steps, ' '.join(
+            f'{name}={summary[name]:.4f}' for name in method.logged
+            if name in summary))  # e.g. no critic_loss without a critic
         writer.write_scalars(step, summary)
       report_progress(step)
 

@@ -22,6 +22,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from configs import tiny_sampler  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import tiny  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -57,6 +58,19 @@ def trained_run(data_dir, tmp_path_factory):
   config.dataset.data_dir = data_dir
   config.num_train_steps = 3
   workdir = tmp_path_factory.mktemp('run')
+  train.train_and_evaluate(config, str(workdir))
+  return config, workdir
+
+
+@pytest.fixture(scope='session')
+def sampler_run(data_dir, tmp_path_factory):
+  """A tiny run of the diffusion sampler (configs/tiny_sampler.py) trained
+  for 3 steps, shared like `trained_run`."""
+  from inpainting import train  # pylint: disable=g-import-not-at-top
+  config = tiny_sampler.get_config()
+  config.dataset.data_dir = data_dir
+  config.num_train_steps = 3
+  workdir = tmp_path_factory.mktemp('sampler_run')
   train.train_and_evaluate(config, str(workdir))
   return config, workdir
 

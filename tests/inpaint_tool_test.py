@@ -119,3 +119,41 @@ def test_inpaint_tool_refuses_bad_holes(trained_run, tmp_path):
     assert message in result.stderr, (args, result.stderr[-2000:])
     assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'o').exists()  # refused before writing anything
+
+
+def test_a_sampler_writes_draws_that_follow_their_seed(sampler_run,
+                                                       trained_run, tmp_path):
+  _, workdir = sampler_run
+  photo = tmp_path / 'photo.png'
+  Image.fromarray(np.random.default_rng(0).integers(
+      0, 255, (70, 90, 3), np.uint8)).save(photo)
+
+  def run(out, *args, config='configs/tiny_sampler.py', run_dir=workdir):
+    return subprocess.run(
+        [sys.executable, 'tools/inpaint.py', f'--config={config}',
+         f'--workdir={run_dir}', f'--output_dir={tmp_path / out}', *args,
+         str(photo)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+  first = run('a', '--samples=2', '--seed=3')
+  assert first.returncode == 0, first.stderr[-3000:]
+  again = run('b', '--samples=1', '--seed=3')
+  assert again.returncode == 0, again.stderr[-3000:]
+  read = lambda path: np.asarray(Image.open(tmp_path / path))
+  drawn = [read(f'a/photo_sample{k}.png') for k in (1, 2)]
+  assert not (tmp_path / 'a' / 'photo_sample3.png').exists()
+  np.testing.assert_array_equal(read('b/photo_sample1.png'), drawn[0])
+  assert np.abs(drawn[0].astype(int) - drawn[1]).max() > 0
+  # The known pixels are the photo's, in every draw.
+  centre = read('a/photo_inpainted.png').copy()
+  for image in drawn:
+    outside = np.ones(image.shape[:2], bool)
+    outside[16:48, 16:48] = False
+    np.testing.assert_array_equal(image[outside], centre[outside])
+
+  _, gan_workdir = trained_run
+  refused = run('c', '--samples=2', config='configs/tiny.py',
+                run_dir=gan_workdir)
+  assert refused.returncode != 0
+  assert '--samples=2: ' in refused.stderr and 'one fill' in refused.stderr
+  assert 'Traceback' not in refused.stderr

@@ -4,7 +4,7 @@
       [--config=configs/caption_gan.py --workdir=runs/caption_gan |
        --weights=generator.safetensors] \
       [--caption="a red circle"] [--captions=captions.json] [--paste_back] \
-      [--mask=hole.png | --box=top,left,height,width]
+      [--mask=hole.png | --box=top,left,height,width] [--samples=K --seed=S]
 
 With no model named, the weights shipped in the package
 (inpainting/weights/reference.safetensors, configs/experiments/reference.py)
@@ -43,6 +43,7 @@ from inpainting import errors
 from inpainting import images
 from inpainting import inference
 from inpainting import masks
+from inpainting import methods
 from inpainting import model_flags
 from inpainting import text_encoder
 
@@ -60,6 +61,11 @@ flags.DEFINE_list('box', None, 'The hole as top,left,height,width in the '
 flags.DEFINE_bool('overwrite', False, 'Replace existing output files (never '
                   'an input image). Without it, an existing name gets the '
                   'next free one: x_inpainted-2.png, ...')
+flags.DEFINE_integer('samples', 0, 'A sampler (config.method=diffusion) '
+                     'also writes this many draws of each hole, '
+                     '<name>_sample<k>.png, beside its fill.')
+flags.DEFINE_integer('seed', 0, 'The draws\' seed: the same seed draws the '
+                     'same fills.')
 flags.mark_flags_as_required(['output_dir'])
 
 
@@ -211,11 +217,12 @@ def make_output_dir(output_dir: str) -> pathlib.Path:
 
 
 def inpaint_files(config, state, paths, captions, default_caption,
-                  output_dir: pathlib.Path, paste, mask, overwrite=False):
+                  output_dir: pathlib.Path, paste, mask, overwrite=False,
+                  samples: int = 0, seed: int = 0):
   """Fills each file's hole (`mask`, [H, W, 1]); returns the written paths.
 
   Every input is read and every output name chosen before the first file
-  is written.
+  is written. A sampler also writes `samples` draws of each (seed `seed`).
   """
   size = config.image_size
   originals = [images.load_rgb(p) for p in paths]
@@ -225,6 +232,7 @@ def inpaint_files(config, state, paths, captions, default_caption,
   for stem in output_stems(paths):
     names += [f'{stem}_inpainted.png'] + ([f'{stem}_full.png'] if paste
                                           else [])
+    names += [f'{stem}_sample{k + 1}.png' for k in range(samples)]
   outputs = iter(output_paths(output_dir, names, paths, overwrite))
   batch = {
       'image': np.stack([images.centre_crop_resize(o, size)
@@ -236,8 +244,11 @@ def inpaint_files(config, state, paths, captions, default_caption,
                              np.float32)),
   }
   filled = masks.to_uint8(inference.fill(state, batch, config))
+  draws = [masks.to_uint8(inference.draw(state, batch, config, seed, k))
+           for k in range(samples)]
   written = []
-  for path, original, result, text in zip(paths, originals, filled, texts):
+  for i, (path, original, result, text) in enumerate(
+      zip(paths, originals, filled, texts)):
     out = next(outputs)
     _save(result, out, overwrite)
     written.append(out)
@@ -245,7 +256,11 @@ def inpaint_files(config, state, paths, captions, default_caption,
       full = next(outputs)
       _save(paste_back(original, result, mask), full, overwrite)
       written.append(full)
-    logging.info('%s (caption %r) -> %s', path, text, out)
+    for drawn in draws:
+      written.append(next(outputs))
+      _save(drawn[i], written[-1], overwrite)
+    logging.info('%s (caption %r) -> %s%s', path, text, out,
+                 f' and {samples} draws' if samples else '')
   return written
 
 
@@ -263,11 +278,19 @@ def main(argv):
         isinstance(v, str) for v in captions.values()):
       raise errors.UserError(f'--captions={FLAGS.captions}: expected a JSON '
                              'object {"file name": "caption"}.')
-  config, state, _ = model_flags.named_model()
+  config, state, name = model_flags.named_model()
+  if FLAGS.samples < 0:
+    raise errors.UserError(f'--samples={FLAGS.samples}: must be >= 0.')
+  if FLAGS.samples and methods.get(config).sample is None:
+    raise errors.UserError(
+        f'--samples={FLAGS.samples}: {name} is a {config.method} model, '
+        'which gives one fill; draws need a sampler (a run of '
+        'configs/sampler.py).')
   mask = hole_from_flags(config.image_size, config.mask.size)
   output_dir = make_output_dir(FLAGS.output_dir)
   inpaint_files(config, state, paths, captions, FLAGS.caption, output_dir,
-                FLAGS.paste_back, mask, FLAGS.overwrite)
+                FLAGS.paste_back, mask, FLAGS.overwrite, FLAGS.samples,
+                FLAGS.seed)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,30 @@
+"""sampler_coco64: the sampler on coco64 at the comparisons' budget.
+
+configs/sampler.py (the caption-conditioned diffusion model, holes of every
+kind) on the coco64 training split, batch 32, 800 steps: the budget of the
+twelve comparisons, so that it is compared with the mean model trained on
+as many images (`mixture_prefill`, the main job's recipe of the time on
+the same mixture of holes). Evaluated on the first 256 validation images
+(a draw costs 31 U-Net evaluations; `eval.sample_examples`), 4 draws each.
+Budget: 800 steps at batch 32 = 25,600 training images.
+Result: docs/experiments/14_sampler.md.
+
+  python -m inpainting.main --config=configs/experiments/sampler_coco64.py \
+      --config.dataset.manual_dir=PATH/coco64-captions.zip --workdir=runs/sampler_coco64
+  # then the same command with --mode=evaluate (report.{json,md,png})
+"""
+
+from configs import sampler
+
+
+def get_config(dataset='folder'):
+  config = sampler.get_config(dataset)
+  config.batch_size = 32
+  config.num_train_steps = 800
+  config.log_every_steps = 25
+  config.checkpoint_every_steps = 100
+  config.eval_every_steps = 400
+  config.eval.num_examples_during_training = 64
+  config.eval.num_examples = 256
+  config.eval.sample_examples = 256
+  return config
