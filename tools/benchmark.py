@@ -76,8 +76,9 @@ from inpainting import errors
 from inpainting import implementations
 from inpainting import inference
 from inpainting import masks
+from inpainting import method as method_lib
+from inpainting import methods
 from inpainting import state as state_lib
-from inpainting import train_step
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -126,44 +127,53 @@ def _median_time(fn, steps: int) -> float:
   return statistics.median(_time(fn) for _ in range(steps))
 
 
-def _r1_cycle(config) -> list[bool]:
-  """Whether each step of the training loop's cycle pays the R1 penalty
-  (one step, or loss.r1_interval with lazy R1)."""
-  return [train_step.computes_r1(config, step)
+def _variant_cycle(config) -> list:
+  """The step variants of the training loop's cycle (`Method.step_variant`):
+  one step, or with the context encoder's lazy R1 loss.r1_interval steps,
+  one of them with the penalty."""
+  method = methods.get(config)
+  return [method.step_variant(config, step)
           for step in range(config.loss.r1_interval)]
+
+
+def _pmapped_step(config, variant, **pmap_kwargs):
+  """The method's train step for `variant` under pmap, as the loop has it."""
+  return jax.pmap(functools.partial(methods.get(config).train_step,
+                                    config=config, variant=variant),
+                  axis_name=method_lib.AXIS, **pmap_kwargs)
 
 
 def jax_training(config):
   """(compile seconds, a function running train steps, steps it runs).
 
-  The function runs one pmapped train step; with lazy R1
-  (`loss.r1_interval=k > 1`), where the training loop alternates two
-  compiled steps, one with the penalty every k steps, it runs such a cycle
-  of k steps, and the compile seconds are both steps'.
+  The function runs one pmapped train step of the config's method; where
+  the training loop alternates compiled variants (the context encoder's
+  lazy R1, `loss.r1_interval=k > 1`: one with the penalty every k steps),
+  it runs such a cycle of k steps, and the compile seconds are all of
+  them.
   """
   devices = jax.local_device_count()
   batch = state_lib.example_batch(config, config.batch_size)
-  state = state_lib.create_train_state(config)
+  state = methods.get(config).create_state(config, None)
   # On the devices once, as pmap shards it: the model alone is timed.
   sharded = jax.pmap(lambda x: x)(jax.tree.map(
       lambda x: x.reshape(devices, -1, *x.shape[1:]), batch))
-  p_state = train_step.replicate(state)
-  cycle = _r1_cycle(config)
+  p_state = method_lib.replicate(state)
+  cycle = _variant_cycle(config)
 
   start = time.perf_counter()
   compiled = {}
-  for with_r1 in set(cycle):
-    p_step = train_step.pmapped(config, with_r1=with_r1,
-                                donate_argnums=(0,))
-    compiled[with_r1] = compilation.compile_pmapped(p_step, p_state, sharded)
-    if compiled[with_r1] is p_step:  # no options (GPU, TPU): compile now
-      compiled[with_r1] = p_step.lower(p_state, sharded).compile()
+  for variant in set(cycle):
+    p_step = _pmapped_step(config, variant, donate_argnums=(0,))
+    compiled[variant] = compilation.compile_pmapped(p_step, p_state, sharded)
+    if compiled[variant] is p_step:  # no options (GPU, TPU): compile now
+      compiled[variant] = p_step.lower(p_state, sharded).compile()
   compile_s = time.perf_counter() - start
   holder = {'state': p_state}
 
   def steps():
-    for with_r1 in cycle:
-      holder['state'], metrics = compiled[with_r1](holder['state'], sharded)
+    for variant in cycle:
+      holder['state'], metrics = compiled[variant](holder['state'], sharded)
     jax.block_until_ready(metrics)
 
   return compile_s, steps, len(cycle)
@@ -186,11 +196,12 @@ def step_gflop(config) -> float:
   batch = jax.tree.map(lambda x: x[None],
                        state_lib.example_batch(config, config.batch_size))
   with jax.default_device(cpu[0]):
-    state = train_step.replicate(state_lib.create_train_state(config), cpu)
-  cycle = _r1_cycle(config)
+    state = method_lib.replicate(
+        methods.get(config).create_state(config, None), cpu)
+  cycle = _variant_cycle(config)
   flops = 0.0
-  for with_r1 in cycle:
-    p_step = train_step.pmapped(config, with_r1=with_r1, devices=cpu)
+  for variant in cycle:
+    p_step = _pmapped_step(config, variant, devices=cpu)
     cost = p_step.lower(state, batch).cost_analysis()
     flops += (cost[0] if isinstance(cost, list) else cost)['flops']
   return flops / len(cycle) / config.batch_size / 1e9
@@ -321,7 +332,8 @@ def measure_training(config) -> dict[str, dict]:
 
 
 def measure_inference(config) -> dict[str, float]:
-  """Median images/s of inpainting and of the whole generator, one device.
+  """Median images/s of inpainting and of the whole generator, one device
+  (a sampler's: of one draw at its default number of evaluations).
 
   'inpaint' is `inference.inpaint`, which computes the generator only over the
   hole's box (what filling holes costs); 'whole' is `inference.predict` of the
@@ -329,12 +341,14 @@ def measure_inference(config) -> dict[str, float]:
   """
   n = FLAGS.inference_batch_size
   batch = state_lib.example_batch(config, n)
-  state = state_lib.create_train_state(config)
+  state = methods.get(config).create_state(config, None)
   functions = {
       'inpaint': functools.partial(inference.inpaint, config=config,
                                    box=masks.hole_box(batch['mask'])),
       'whole': functools.partial(inference.predict, config=config),
   }
+  if methods.get(config).sample is not None:
+    del functions['whole']  # a sampler's draw is of the whole image anyway
   runs = {name: functools.partial(_run, compilation.jit(fn), state, batch)
           for name, fn in functions.items()}
   times = {name: [] for name in runs}
@@ -464,11 +478,17 @@ def main(argv):
   if FLAGS.inference:
     inference = measure_inference(config)
     n = FLAGS.inference_batch_size
-    rows.append((f'inpainting (generator over the hole\'s box), batch {n}',
-                 f'{inference["inpaint"]:.0f} images/s'))
-    rows.append((f'generator, whole {config.image_size}x{config.image_size} '
-                 f'output, batch {n}, alternating',
-                 f'{inference["whole"]:.0f} images/s'))
+    if methods.get(config).sample is not None:
+      evaluations = 2 * config.diffusion.sampling_steps - 1
+      rows.append((f'fills (one draw, {evaluations} U-Net evaluations: '
+                   f'diffusion.sampling_steps={config.diffusion.sampling_steps}'
+                   f'), batch {n}', f'{inference["inpaint"]:.2f} images/s'))
+    else:
+      rows.append((f'inpainting (generator over the hole\'s box), batch {n}',
+                   f'{inference["inpaint"]:.0f} images/s'))
+      rows.append((f'generator, whole {config.image_size}x'
+                   f'{config.image_size} output, batch {n}, alternating',
+                   f'{inference["whole"]:.0f} images/s'))
   if FLAGS.pipeline:
     rows.append((f'input pipeline ({config.dataset.name}), batch '
                  f'{config.batch_size}',
