@@ -10,8 +10,10 @@ import pytest
 from configs import caption_gan
 from configs import context_encoder
 from configs import default
+from configs import sampler
 from configs import seed
 from configs import tiny
+from configs import tiny_sampler
 from inpainting import config_lib
 
 
@@ -22,7 +24,7 @@ def _validate(config, device_count=2, process_count=1):
 
 
 @pytest.mark.parametrize('module', [default, caption_gan, context_encoder,
-                                    seed, tiny])
+                                    seed, sampler, tiny, tiny_sampler])
 def test_shipped_configs_are_valid(module):
   _validate(module.get_config())
 
