@@ -123,6 +123,16 @@ def named_model(config: ml_collections.ConfigDict | None,
   return config, state, f'{workdir} step {int(state.step)}'
 
 
+def check_exportable(config: ml_collections.ConfigDict) -> None:
+  """Raises ExportError unless the run's method is the context encoder,
+  whose generator is what a file holds."""
+  if config.method != 'context_encoder':
+    raise ExportError(
+        f'config.method={config.method!r}: an export holds a context '
+        "encoder's generator; use this run from its checkpoint "
+        '(--config=... --workdir=...).')
+
+
 def export(config: ml_collections.ConfigDict, state: Any,
            weights: str | pathlib.Path, dtype: str = 'float16') -> None:
   """Writes the generator's inference variables and the config.
@@ -139,6 +149,7 @@ def export(config: ml_collections.ConfigDict, state: Any,
   """
   if dtype not in DTYPES:
     raise ExportError(f'dtype={dtype!r}: must be one of {DTYPES}.')
+  check_exportable(config)
   weights = pathlib.Path(weights)
   for path in (weights, config_path(weights)):
     if path.exists():

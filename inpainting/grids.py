@@ -93,7 +93,8 @@ def image_grid(columns: Sequence[np.ndarray], *, scale: int = SCALE,
   return grid
 
 
-def sample_grid(image: np.ndarray, mask: np.ndarray, filled: np.ndarray,
+def sample_grid(image: np.ndarray, mask: np.ndarray,
+                filled: np.ndarray | dict[str, np.ndarray],
                 captions: Sequence[str] | None = None, *,
                 scale: int = SCALE) -> np.ndarray:
   """Rows of (masked input | inpainted | target), enlarged, as one image.
@@ -101,19 +102,23 @@ def sample_grid(image: np.ndarray, mask: np.ndarray, filled: np.ndarray,
   Args:
     image: [N, H, W, 3] targets in [-1, 1].
     mask: [N, H, W, 1], 1 in the hole.
-    filled: [N, H, W, 3] inpainted images in [-1, 1].
+    filled: [N, H, W, 3] inpainted images in [-1, 1]; or {title: such
+      images}, one column each in order (a sampler's draws).
     captions: N captions, written beside their rows.
     scale: the enlargement.
 
   Returns:
     uint8, as `image_grid`; the masked input shows the hole in mid-grey.
   """
-  image, mask, filled = (np.asarray(x, np.float32)
-                         for x in (image, mask, filled))
+  if not isinstance(filled, dict):
+    filled = {'inpainted': filled}
+  image, mask = (np.asarray(x, np.float32) for x in (image, mask))
   masked = image * (1.0 - mask)
-  return image_grid([(x + 1.0) / 2.0 for x in (masked, filled, image)],
+  columns = [masked, *(np.asarray(x, np.float32) for x in filled.values()),
+             image]
+  return image_grid([(x + 1.0) / 2.0 for x in columns],
                     scale=scale, captions=captions,
-                    titles=('masked', 'inpainted', 'target'))
+                    titles=('masked', *filled, 'target'))
 
 
 def decode(texts: Sequence[bytes | str]) -> list[str]:

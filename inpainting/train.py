@@ -29,6 +29,7 @@ from PIL import Image
 from inpainting import checkpoints
 from inpainting import compilation
 from inpainting import config_lib
+from inpainting import distribution
 from inpainting import errors
 from inpainting import evaluate
 from inpainting import grids
@@ -218,6 +219,10 @@ def _write_config(config: ml_collections.ConfigDict,
   return path
 
 
+# The draws of each hole in a sampler's training grids.
+GRID_DRAWS = 3
+
+
 def write_samples(config: ml_collections.ConfigDict, state: method_lib.State,
                   samples: dict[str, np.ndarray], step: int,
                   workdir: pathlib.Path,
@@ -225,11 +230,20 @@ def write_samples(config: ml_collections.ConfigDict, state: method_lib.State,
   """Writes an enlarged, captioned (masked | inpainted | target) grid.
 
   To workdir/samples/step_<N>.png (captions also in step_<N>.txt) and to
-  TensorBoard.
+  TensorBoard. A sampler's grid shows `GRID_DRAWS` draws of each hole and
+  their mean (its estimate of the mean fill) instead of one fill.
   """
   captions = grids.decode(samples['caption'])
-  grid = grids.sample_grid(samples['image'], samples['mask'],
-                           inference.fill(state, samples, config), captions)
+  filled = inference.fill(state, samples, config)
+  if methods.get(config).sample is not None:
+    draws = [filled] + [
+        inference.draw(state, samples, config, distribution.DRAW_SEED, k)
+        for k in range(1, GRID_DRAWS)]
+    filled = {f'draw {k + 1}': d for k, d in enumerate(draws)}
+    filled[f'mean of {GRID_DRAWS}'] = masks.composite(
+        samples['image'], np.mean(draws, axis=0), samples['mask'])
+  grid = grids.sample_grid(samples['image'], samples['mask'], filled,
+                           captions)
   path = workdir / 'samples' / f'step_{step:07d}.png'
   try:
     path.parent.mkdir(parents=True, exist_ok=True)

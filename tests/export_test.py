@@ -166,3 +166,16 @@ def test_shipped_names_the_package_file_or_says_it_is_missing(monkeypatch,
   with pytest.raises(export.ExportError,
                      match='none.safetensors: the shipped weights are not'):
     export.resolve('shipped')
+
+
+def test_a_samplers_run_is_not_exported_as_a_generator(sampler_run, tmp_path):
+  _, workdir = sampler_run
+  refused = subprocess.run(
+      [sys.executable, 'tools/export.py', '--config=configs/tiny_sampler.py',
+       str(workdir), str(tmp_path / 'model.safetensors')], cwd=REPO,
+      capture_output=True, text=True, timeout=300, check=False)
+  assert refused.returncode == 1
+  assert "config.method='diffusion': an export holds a context encoder's " \
+         'generator' in refused.stderr
+  assert 'Traceback' not in refused.stderr
+  assert not list(tmp_path.iterdir())

@@ -54,3 +54,16 @@ def test_counts_must_match():
     grids.sample_grid(image, mask, filled, captions=['one'])
   with pytest.raises(ValueError, match='1 titles for 2 columns'):
     grids.image_grid([image, image], titles=['one'])
+
+
+def test_a_samplers_draws_are_columns_in_their_order():
+  image, mask, filled = _samples()
+  grid = grids.sample_grid(image, mask, {'draw 1': filled, 'draw 2': image,
+                                         'mean of 2': filled}, scale=3)
+  cell = 4 * 3 + 2 * grids.GUTTER
+  assert grid.shape[1] == 5 * cell
+  row = grid[grid.shape[0] - 2 * cell:grid.shape[0] - cell]
+  g = grids.GUTTER
+  draw_1, draw_2 = (row[g:cell - g, c * cell + g:(c + 1) * cell - g]
+                    for c in (1, 2))
+  assert np.all(draw_1[3:9, 3:9] == 0) and np.all(draw_2 == 255)

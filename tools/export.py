@@ -40,6 +40,7 @@ def main(argv):
                            'goes beside it, as .json).')
   config = FLAGS.config
   config_lib.validate_for_tool(config, reads_data=False)
+  export.check_exportable(config)  # before reading the checkpoint
   state = inference.restore(config, workdir, FLAGS.step)
   export.export(config, state, out, FLAGS.dtype)
   logging.info('Wrote %s (%s, step %d, %.1f MB) and %s.', out, FLAGS.dtype,
