@@ -329,4 +329,7 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # Caption retrieval (every method with a caption loss): this many images
   # each rank their caption among 100 (distribution.RETRIEVAL_CANDIDATES).
   config.eval.retrieval_examples = 100
+  # A sampler's SWD and sample PSNR at these guidance scales besides 0 (one
+  # draw of each of the first `sample_examples` images a scale).
+  config.eval.guidance_scales = ()
   return set_dataset(config, dataset)

@@ -14,4 +14,5 @@ def get_config(dataset=None):
   config.diffusion.sampling_steps = 2
   config.eval.samples = 3
   config.eval.sample_examples = 8
+  config.eval.guidance_scales = (2.0,)
   return config

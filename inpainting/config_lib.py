@@ -493,6 +493,11 @@ def _inference_problems(config: ml_collections.ConfigDict) -> list[str]:
   if config.noise_scale < 0:
     problems.append(f'config.noise_scale={config.noise_scale!r}: must be '
                     '>= 0')
+  scales = config.eval.guidance_scales
+  if not isinstance(scales, (tuple, list)) or not all(
+      _is_number(v) and v >= 0 for v in scales):
+    problems.append(f'config.eval.guidance_scales={scales!r}: must be a '
+                    'list of numbers >= 0')
   if not 0 <= config.caption_dropout <= 1:
     problems.append(f'config.caption_dropout={config.caption_dropout!r}: '
                     'must be in [0, 1]')

@@ -11,7 +11,8 @@ The protocol's part for samplers (docs/evaluation.md, "Samplers"), run by
 - `draw_metrics`, for a method that draws (`Method.sample`): K draws of
   each of the first `eval.sample_examples` holes (the first is the fill the
   table scored), their sample PSNR (one draw; the mean of K), calibration,
-  sharpness and seam;
+  sharpness and seam; `guidance_sweep`: one draw an image at each of
+  `eval.guidance_scales`, its SWD and sample PSNR;
 - `caption_scores`, for a method with a `Method.caption_loss`: the loss
   with true against shuffled captions, paired, with a 95% CI and as a %
   of the loss; and caption retrieval: each of the first
@@ -107,6 +108,36 @@ def draw_metrics(config: ml_collections.ConfigDict, state: Any,
   out['seam'] = float(np.mean([np.asarray(m['seam']).mean()
                                for m in per_draw]))
   out['draws'] = crops
+  return out
+
+
+def guidance_sweep(config: ml_collections.ConfigDict, state: Any,
+                   batches: Iterable[dict[str, np.ndarray]], real: np.ndarray,
+                   box: method_lib.Box) -> dict:
+  """One draw of each of the first images at each `eval.guidance_scales`
+  scale: {scale: {'swd_<res>', 'swd_mean', 'psnr_one_sample'}}, its SWD
+  computed as `swd_table`'s rows (the scale 0 row is `draw_metrics`')."""
+  n, (top, bottom, left, right) = len(real), box
+  out = {}
+  for scale in config.eval.guidance_scales:
+    guided = config.copy_and_resolve_references()
+    guided.guidance = float(scale)
+    draws, done = [], 0
+    for batch in batches():
+      if done >= n:
+        break
+      take = min(n - done, len(batch['image']))
+      draws.append((inference.draw(
+          state, {k: batch[k][:take] for k in ('image', 'mask', 'embedding')},
+          guided, DRAW_SEED) + 1) / 2)
+      done += take
+    crops = np.concatenate(draws)[:, top:bottom, left:right]
+    half = len(real) // 2
+    row = sample_metrics.swd(real[1:2 * half:2], crops[0:2 * half:2])
+    hole = np.ones(crops.shape[1:3] + (1,), np.float32)
+    row['psnr_one_sample'] = sample_metrics.sample_psnr(
+        crops[None], real, hole)['psnr_one_sample']
+    out[f'{float(scale):g}'] = row
   return out
 
 
@@ -206,6 +237,13 @@ def markdown(report: dict) -> list[str]:
               f"{draws[f'psnr_mean_of_{k}']:.2f} | "
               f"{draws.get('calibration', float('nan')):.3f} | "
               f"{draws['sharpness']:.3f} | {draws['seam']:+.4f} |"]
+  sweep = report.get('guidance')
+  if sweep:
+    lines += ['', '## Guidance (one draw an image at each scale)', '',
+              '| guidance | SWD mean | PSNR of one draw |', '| --- | --- | --- |']
+    for scale, row in sweep.items():
+      lines.append(f"| {scale} | {row['swd_mean']:.2f} | "
+                   f"{row['psnr_one_sample']:.2f} |")
   scores = report.get('caption_scores')
   if scores:
     d, r = scores['shuffled_minus_true'], scores['retrieval']

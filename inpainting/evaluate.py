@@ -508,6 +508,13 @@ def _score_distribution(config, state, ds, report: dict,
     crops = {f'model, draw {k + 1}': d for k, d in enumerate(draws.pop(
         'draws'))} | {k: v for k, v in crops.items() if k != MODEL}
     report['draws'] = draws
+    if config.eval.guidance_scales and config.model.use_captions:
+      report['guidance'] = {'0': {
+          **distribution.swd_table({'draw': crops['model, draw 1']},
+                                   real)['draw'],
+          'psnr_one_sample': draws['psnr_one_sample']}}
+      report['guidance'].update(distribution.guidance_sweep(
+          config, state, ds.as_numpy_iterator, real, box))
     n = min(8, len(collected['target'][0]))
     grid_draws = []
     for k in range(config.eval.samples):

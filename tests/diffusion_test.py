@@ -141,6 +141,10 @@ def test_evaluation_scores_the_draws_and_the_captions(sampler_run, tmp_path):
   assert scores['examples'] <= 8
   assert scores['retrieval']['examples'] == 4
   assert scores['retrieval']['candidates'] == 8
+  assert set(report['guidance']) == {'0', '2'}
+  assert report['guidance']['0']['swd_mean'] == swd['model, draw 1'][
+      'swd_mean']
+  assert report['guidance']['2']['swd_mean'] > 0
   markdown = (tmp_path / 'report.md').read_text()
   assert '## Draws (3 an image, the first 8 images)' in markdown
   assert '| real (floor) |' in markdown

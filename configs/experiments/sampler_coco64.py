@@ -5,7 +5,9 @@ kind) on the coco64 training split, batch 32, 800 steps: the budget of the
 twelve comparisons, so that it is compared with the mean model trained on
 as many images (`mixture_prefill`, the main job's recipe of the time on
 the same mixture of holes). Evaluated on the first 256 validation images
-(a draw costs 31 U-Net evaluations; `eval.sample_examples`), 4 draws each.
+(a draw costs 31 U-Net evaluations), 4 draws of each of the first 128
+(`eval.sample_examples`), guidance 2 against none on them, caption
+retrieval on 20.
 Budget: 800 steps at batch 32 = 25,600 training images.
 Result: docs/experiments/14_sampler.md.
 
@@ -26,5 +28,7 @@ def get_config(dataset='folder'):
   config.eval_every_steps = 400
   config.eval.num_examples_during_training = 64
   config.eval.num_examples = 256
-  config.eval.sample_examples = 256
+  config.eval.sample_examples = 128
+  config.eval.retrieval_examples = 20
+  config.eval.guidance_scales = (2.0,)
   return config
