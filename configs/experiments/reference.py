@@ -7,13 +7,15 @@ inpainting/weights/reference.safetensors (tools/export.py), which
 tools/inpaint.py fills with when given no model
 (docs/experiments/13_reference.md).
 Budget: 4,000 steps at batch 32 = 128,000 training images.
-Result (2026-12-06, stopped at step 2,948 of 4,000 = 94,336 images, coco64
-validation): hole MSE 0.0322, PSNR 15.86 dB, SSIM 0.215, sharpness 0.228 on centre holes (+1.08 dB over Telea); boxes 18.22 dB, strokes 20.15 dB; the shipped weights
-(docs/experiments/13_reference.md).
+Result (2026-12-07, step 4,000 = 128,000 images, coco64 validation): hole
+MSE 0.0320, PSNR 15.90 dB, SSIM 0.217, sharpness 0.232 on centre holes
+(+1.11 dB over Telea, +0.53 over the pull-push membrane); boxes 18.26 dB,
+strokes 20.20 dB; the shipped weights (docs/experiments/13_reference.md).
+Trained in two sessions: stopped at step 2,948, resumed exactly.
 
   python -m inpainting.main --config=configs/experiments/reference.py \
       --config.dataset.manual_dir=PATH/coco64-captions.zip --workdir=runs/reference
-  python tools/export.py --config=configs/experiments/reference.py --step=2948 \
+  python tools/export.py --config=configs/experiments/reference.py --step=4000 \
       runs/reference inpainting/weights/reference.safetensors
 """
 
