@@ -147,7 +147,11 @@ def run_evaluation(config: ml_collections.ConfigDict,
           np.arange(count, count + len(batch['image'])), kind=kind)}
     device_batch = {k: batch[k] for k in ('image', 'mask')}
     variants = {'true': batch['embedding']}
-    if config.model.use_captions and kind == 'centre':
+    # A sampler's captions are scored by its caption loss
+    # (distribution.caption_scores): three draws an image would cost three
+    # times the table's.
+    if (config.model.use_captions and kind == 'centre' and
+        methods.get(config).sample is None):
       variants['shuffled'] = batch['shuffled_embedding']
       shuffled_differs.append(np.asarray(batch['shuffled_differs'], bool))
       variants['zero'] = np.zeros_like(batch['embedding'])
@@ -254,7 +258,10 @@ def _markdown(report: dict) -> str:
   ]
   ablation = report.get('caption_ablation')
   lines.append('')
-  if ablation is None:
+  if ablation is None and 'caption_scores' in report:
+    lines.append('Caption ablation: by the caption scores below (a '
+                 "sampler's, by its denoising loss).")
+  elif ablation is None:
     lines.append('Caption ablation: this model has no caption input.')
   else:
     lines += [

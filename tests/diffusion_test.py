@@ -145,7 +145,9 @@ def test_evaluation_scores_the_draws_and_the_captions(sampler_run, tmp_path):
   assert report['guidance']['0']['swd_mean'] == swd['model, draw 1'][
       'swd_mean']
   assert report['guidance']['2']['swd_mean'] > 0
+  assert 'caption_ablation' not in report  # the caption scores instead
   markdown = (tmp_path / 'report.md').read_text()
+  assert 'Caption ablation: by the caption scores below' in markdown
   assert '## Draws (3 an image, the first 8 images)' in markdown
   assert '| real (floor) |' in markdown
   samples = np.load(tmp_path / 'report_samples.npz')
