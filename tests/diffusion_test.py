@@ -19,6 +19,8 @@ from inpainting import methods
 from inpainting import state as state_lib
 from inpainting import train
 
+from trees import assert_trees_close
+
 
 @pytest.fixture
 def sampler_config(data_dir):
@@ -41,15 +43,6 @@ def _run_steps(config, state, batches, devices):
         lambda x: x.reshape(n, -1, *x.shape[1:]), batch))
     metrics.append(jax.device_get(method.unreplicate(m)))
   return jax.device_get(method.unreplicate(state)), metrics
-
-
-def _assert_trees_close(a, b, **tolerance):
-  flat_a, _ = jax.tree_util.tree_flatten_with_path(a)
-  flat_b, _ = jax.tree_util.tree_flatten_with_path(b)
-  assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
-  for (path, x), (_, y) in zip(flat_a, flat_b):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tolerance,
-                               err_msg=jax.tree_util.keystr(path))
 
 
 def test_the_method_is_registered_with_its_own_checks():
@@ -86,10 +79,10 @@ def test_two_devices_equal_one_device_with_the_same_global_batch(
   assert len(devices) == 2
   two, metrics_two = _run_steps(sampler_config, state, batches, devices)
   one, metrics_one = _run_steps(sampler_config, state, batches, devices[:1])
-  _assert_trees_close(two.network.params, one.network.params, rtol=1e-4,
+  assert_trees_close(two.network.params, one.network.params, rtol=1e-4,
                       atol=1e-5)
-  _assert_trees_close(two.ema, one.ema, rtol=1e-4, atol=1e-5)
-  _assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
+  assert_trees_close(two.ema, one.ema, rtol=1e-4, atol=1e-5)
+  assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
   moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
                        state.network.params, two.network.params)
   assert max(jax.tree.leaves(moved)) > 1e-4
@@ -122,7 +115,7 @@ def test_train_and_evaluate_resumes_exactly(sampler_config, tmp_path):
                                      str(tmp_path / 'resumed'))
   assert isinstance(resumed, diffusion.DiffusionState)
   assert int(resumed.step) == int(straight.step) == 6
-  _assert_trees_close(resumed, straight, rtol=0, atol=0)
+  assert_trees_close(resumed, straight, rtol=0, atol=0)
   assert (tmp_path / 'straight' / 'samples' / 'step_0000006.png').is_file()
 
 

@@ -18,6 +18,8 @@ from inpainting import state as state_lib
 from inpainting import train
 from inpainting import train_step
 
+from trees import assert_trees_close
+
 
 def _batch(config, seed=0):
   return state_lib.example_batch(config, config.batch_size, seed)
@@ -48,16 +50,6 @@ def _run_steps(config, state, batches, devices, steps=None):
     state, m = step(state, sharded)
     metrics.append(jax.device_get(train_step.unreplicate(m)))
   return jax.device_get(train_step.unreplicate(state)), metrics
-
-
-def _assert_trees_close(a, b, **tolerance):
-  """Same paths and arrays (static fields such as `tx` are not compared)."""
-  flat_a, _ = jax.tree_util.tree_flatten_with_path(a)
-  flat_b, _ = jax.tree_util.tree_flatten_with_path(b)
-  assert [p for p, _ in flat_a] == [p for p, _ in flat_b]
-  for (path, x), (_, y) in zip(flat_a, flat_b):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tolerance,
-                               err_msg=jax.tree_util.keystr(path))
 
 
 def test_inpaint_equals_the_composite_of_the_whole_prediction(tiny_config):
@@ -132,14 +124,14 @@ def test_two_devices_equal_one_device_with_the_same_global_batch(tiny_config,
   assert len(devices) == 2
   two, metrics_two = _run_steps(tiny_config, state, batches, devices)
   one, metrics_one = _run_steps(tiny_config, state, batches, devices[:1])
-  _assert_trees_close(two.generator.params, one.generator.params,
+  assert_trees_close(two.generator.params, one.generator.params,
                       rtol=1e-4, atol=1e-5)
-  _assert_trees_close(two.critic.params, one.critic.params,
+  assert_trees_close(two.critic.params, one.critic.params,
                       rtol=1e-4, atol=1e-5)
-  _assert_trees_close(two.generator.batch_stats, one.generator.batch_stats,
+  assert_trees_close(two.generator.batch_stats, one.generator.batch_stats,
                       rtol=1e-4, atol=1e-5)
-  _assert_trees_close(two.ema, one.ema, rtol=1e-4, atol=1e-5)
-  _assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
+  assert_trees_close(two.ema, one.ema, rtol=1e-4, atol=1e-5)
+  assert_trees_close(metrics_two, metrics_one, rtol=1e-4, atol=1e-5)
   # And the step did something.
   moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
                        state.generator.params, two.generator.params)
@@ -173,7 +165,7 @@ def test_without_adversarial_terms_the_critic_is_skipped(tiny_config):
   new, (metrics,) = _run_steps(tiny_config, state, [batch],
                                jax.local_devices()[:1])
   assert not any(k.startswith('critic') for k in metrics)
-  _assert_trees_close(new.critic, state.critic, rtol=0, atol=0)
+  assert_trees_close(new.critic, state.critic, rtol=0, atol=0)
 
   # The generator's update is Adam's on the gradient of the weighted hole
   # MSE alone.
@@ -189,7 +181,7 @@ def test_without_adversarial_terms_the_critic_is_skipped(tiny_config):
 
   expected = state.generator.apply_gradients(
       grads=jax.grad(loss)(state.generator.params))
-  _assert_trees_close(new.generator.params, expected.params, rtol=1e-5,
+  assert_trees_close(new.generator.params, expected.params, rtol=1e-5,
                       atol=1e-6)
 
 
@@ -255,7 +247,7 @@ def test_lazy_r1_weighs_every_other_step_twice(tiny_config):
   after_two, (m0, m1) = run('lazy', state, [b0, b1])
   expected_one, (d0,) = run('double', state, [b0])
   expected_two, _ = run('none', expected_one, [b1])
-  _assert_trees_close(after_two.critic.params, expected_two.critic.params,
+  assert_trees_close(after_two.critic.params, expected_two.critic.params,
                       rtol=1e-5, atol=1e-6)
   # The logged penalty: times the interval where computed, 0 between.
   assert m0['r1'] == pytest.approx(2 * d0['r1'], rel=1e-5)
@@ -276,10 +268,10 @@ def test_save_restore_then_next_step_is_identical(tiny_config, tmp_path):
   manager.wait_until_finished()
   restored = checkpoints.restore_latest(
       checkpoints.create_manager(tmp_path, tiny_config), _init(tiny_config))
-  _assert_trees_close(restored, state, rtol=0, atol=0)
+  assert_trees_close(restored, state, rtol=0, atol=0)
   after_saved, _ = _run_steps(tiny_config, state, batches[1:], devices)
   after_restored, _ = _run_steps(tiny_config, restored, batches[1:], devices)
-  _assert_trees_close(after_restored, after_saved, rtol=0, atol=0)
+  assert_trees_close(after_restored, after_saved, rtol=0, atol=0)
 
 
 def test_restore_names_mismatched_parameters(tiny_config, tmp_path):
@@ -323,7 +315,7 @@ def test_train_and_evaluate_resumes_exactly(tiny_config, tmp_path, variants):
   tiny_config.num_train_steps = 6
   resumed = train.train_and_evaluate(tiny_config, str(tmp_path / 'resumed'))
   assert int(resumed.step) == int(straight.step) == 6
-  _assert_trees_close(resumed, straight, rtol=0, atol=0)
+  assert_trees_close(resumed, straight, rtol=0, atol=0)
   workdir = pathlib.Path(tmp_path / 'straight')
   assert (workdir / 'samples' / 'step_0000006.png').is_file()
   assert list(workdir.glob('events.out.tfevents.*'))
@@ -423,13 +415,13 @@ def test_warm_start_takes_the_networks_and_starts_the_rest_fresh(
 
   started = checkpoints.warm_start(tmp_path / 'source', tiny_config, fresh)
   for network in ('generator', 'critic'):
-    _assert_trees_close(getattr(started, network).params,
+    assert_trees_close(getattr(started, network).params,
                         getattr(source, network).params, rtol=0, atol=0)
-    _assert_trees_close(getattr(started, network).batch_stats,
+    assert_trees_close(getattr(started, network).batch_stats,
                         getattr(source, network).batch_stats, rtol=0, atol=0)
-    _assert_trees_close(getattr(started, network).opt_state,
+    assert_trees_close(getattr(started, network).opt_state,
                         getattr(fresh, network).opt_state, rtol=0, atol=0)
-  _assert_trees_close(started.ema, source.ema, rtol=0, atol=0)
+  assert_trees_close(started.ema, source.ema, rtol=0, atol=0)
   assert int(started.step) == 0
   np.testing.assert_array_equal(started.rng, fresh.rng)
   assert not all(np.allclose(a, b) for a, b in zip(
@@ -438,7 +430,7 @@ def test_warm_start_takes_the_networks_and_starts_the_rest_fresh(
 
   generator_only = checkpoints.warm_start(tmp_path / 'source', tiny_config,
                                           fresh, critic=False)
-  _assert_trees_close(generator_only.critic.params, fresh.critic.params,
+  assert_trees_close(generator_only.critic.params, fresh.critic.params,
                       rtol=0, atol=0)
 
 
@@ -450,7 +442,7 @@ def test_warm_start_without_an_average_starts_it_from_the_generator(
   tiny_config.seed = 3
   started = checkpoints.warm_start(tmp_path / 'source', tiny_config,
                                    _init(tiny_config))
-  _assert_trees_close(started.ema, {'params': source.generator.params,
+  assert_trees_close(started.ema, {'params': source.generator.params,
                                     'batch_stats': source.generator.batch_stats},
                       rtol=0, atol=0)
 
@@ -466,7 +458,7 @@ def test_warm_start_reads_the_step_asked_for(tiny_config, tmp_path):
   for step, source in ((None, late), (9, late), (5, early)):
     started = checkpoints.warm_start(tmp_path / 'source', tiny_config, fresh,
                                      step=step)
-    _assert_trees_close(started.generator.params, source.generator.params,
+    assert_trees_close(started.generator.params, source.generator.params,
                         rtol=0, atol=0)
   with pytest.raises(checkpoints.NoCheckpointError,
                      match=r'no checkpoint at step 4; it has \[5, 9\]'):
