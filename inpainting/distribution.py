@@ -24,7 +24,7 @@ The protocol's part for samplers (docs/evaluation.md, "Samplers"), run by
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import jax.numpy as jnp
 import ml_collections
@@ -41,6 +41,18 @@ RETRIEVAL_CANDIDATES = 100
 # The keys of draws 1, 2, ... are folded from this (draw 0 is the method's
 # fill, `Method.predict`, whatever its seed).
 DRAW_SEED = 1
+
+
+def _first(batches: Iterable[dict[str, np.ndarray]], n: int
+           ) -> Iterator[dict[str, np.ndarray]]:
+  """The batches cut to their first `n` images in all."""
+  done = 0
+  for batch in batches:
+    if done >= n:
+      return
+    batch = {k: v[:n - done] for k, v in batch.items()}
+    done += len(batch['image'])
+    yield batch
 
 
 def swd_table(crops: dict[str, np.ndarray], real: np.ndarray) -> dict:
@@ -76,19 +88,13 @@ def draw_metrics(config: ml_collections.ConfigDict, state: Any,
     The metrics, and 'draws': [K, n, h, w, 3] crops of the hole box.
   """
   n = len(first_draws)
-  draws, targets, done = [[] for _ in range(config.eval.samples)], [], 0
-  for batch in batches:
-    if done >= n:
-      break
-    take = min(n - done, len(batch['image']))
-    device_batch = {k: batch[k][:take] for k in ('image', 'mask',
-                                                 'embedding')}
-    draws[0].append(first_draws[done:done + take])
+  draws, targets = [[first_draws]] + [[] for _ in
+                                      range(1, config.eval.samples)], []
+  for batch in _first(batches, n):
     for k in range(1, config.eval.samples):
-      draws[k].append((inference.draw(state, device_batch, config,
-                                      DRAW_SEED, k) + 1) / 2)
-    targets.append((batch['image'][:take] + 1) / 2)
-    done += take
+      draws[k].append((inference.draw(state, batch, config, DRAW_SEED, k)
+                       + 1) / 2)
+    targets.append((batch['image'] + 1) / 2)
   full = np.stack([np.concatenate(d) for d in draws])  # [K, n, H, W, 3]
   target = np.concatenate(targets)
   top, bottom, left, right = box
@@ -117,23 +123,15 @@ def guidance_sweep(config: ml_collections.ConfigDict, state: Any,
   """One draw of each of the first images at each `eval.guidance_scales`
   scale: {scale: {'swd_<res>', 'swd_mean', 'psnr_one_sample'}}, its SWD
   computed as `swd_table`'s rows (the scale 0 row is `draw_metrics`')."""
-  n, (top, bottom, left, right) = len(real), box
+  top, bottom, left, right = box
   out = {}
   for scale in config.eval.guidance_scales:
     guided = config.copy_and_resolve_references()
     guided.guidance = float(scale)
-    draws, done = [], 0
-    for batch in batches():
-      if done >= n:
-        break
-      take = min(n - done, len(batch['image']))
-      draws.append((inference.draw(
-          state, {k: batch[k][:take] for k in ('image', 'mask', 'embedding')},
-          guided, DRAW_SEED) + 1) / 2)
-      done += take
-    crops = np.concatenate(draws)[:, top:bottom, left:right]
-    half = len(real) // 2
-    row = sample_metrics.swd(real[1:2 * half:2], crops[0:2 * half:2])
+    crops = np.concatenate([
+        (inference.draw(state, batch, guided, DRAW_SEED) + 1) / 2
+        for batch in _first(batches(), len(real))])[:, top:bottom, left:right]
+    row = swd_table({'draw': crops}, real)['draw']
     hole = np.ones(crops.shape[1:3] + (1,), np.float32)
     row['psnr_one_sample'] = sample_metrics.sample_psnr(
         crops[None], real, hole)['psnr_one_sample']
@@ -159,13 +157,8 @@ def caption_scores(config: ml_collections.ConfigDict, state: Any,
   """
   args = inference.fill_args(config)
   args = dict(method=args['method'], model=args['model'])
-  true, shuffled, images, done = [], [], [], 0
-  for batch in batches:
-    take = config.eval.sample_examples - done
-    if take <= 0:
-      break
-    batch = {k: v[:take] for k, v in batch.items()}
-    done += len(batch['image'])
+  true, shuffled, images = [], [], []
+  for batch in _first(batches, config.eval.sample_examples):
     keep = np.asarray(batch['shuffled_differs'], bool)
     device_batch = {k: batch[k] for k in ('image', 'mask', 'embedding')}
     true.append(np.asarray(_caption_loss(state, device_batch, **args))[keep])
