@@ -261,8 +261,6 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   # with it. 0: off (the seed).
   config.optimizer.ema_decay = 0.0
 
-  # Probability of zeroing an example's caption embedding in a training step
-  # (0 in the seed); lets one model also fill without captions.
   # The diffusion sampler's (config.method='diffusion', inpainting/
   # diffusion.py): its U-Net, EDM's noise levels, Heun's sampler.
   diffusion = config.diffusion = ml_collections.ConfigDict()
@@ -279,7 +277,16 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   diffusion.p_std = 1.2
   diffusion.sampling_steps = 16  # Heun: 2 steps - 1 = 31 evaluations
   diffusion.churn = 0.0  # 0: deterministic for a seed
+  # A mean model whose fill the sampler draws around: '' none (draws of the
+  # hole from nothing), 'shipped' (the package's reference model) or an
+  # exported .safetensors file (tools/export.py). Its fill is pasted into
+  # the U-Net's context and the network denoises the residual from it
+  # (set sigma_data to the residual's deviation, not the image's); its
+  # weights are frozen and kept in the run's checkpoints.
+  diffusion.mean_fill = ''
 
+  # Probability of zeroing an example's caption embedding in a training step
+  # (0 in the seed); lets one model also fill without captions.
   config.caption_dropout = 0.0
   # Caption guidance at inference (evaluation, samples, tools/inpaint.py):
   # p + guidance * (p - p0), p0 predicted with a zero caption; 0 = off.

@@ -13,6 +13,7 @@ so that a typo costs seconds, not a compile and a crash deep inside Flax.
 from __future__ import annotations
 
 import math
+import pathlib
 from typing import Any
 
 import ml_collections
@@ -424,6 +425,15 @@ def _diffusion_problems(config: ml_collections.ConfigDict) -> list[str]:
     problems.append('config.init.workdir: starting from another run\'s '
                     "networks is the context encoder's; "
                     "config.method='diffusion' trains from scratch")
+  mean_fill = diffusion.mean_fill
+  if mean_fill and mean_fill != 'shipped':
+    if not str(mean_fill).endswith('.safetensors'):
+      problems.append(f'config.diffusion.mean_fill={mean_fill!r}: must be '
+                      "'', 'shipped' or an exported .safetensors file "
+                      '(tools/export.py)')
+    elif not pathlib.Path(mean_fill).is_file():
+      problems.append(f'config.diffusion.mean_fill={mean_fill!r}: no such '
+                      'file')
   return problems
 
 

@@ -12,8 +12,17 @@ classifier-free guidance possible at sampling (`FillOptions.guidance`).
 Only the hole's pixels are noised, denoised and scored; the known pixels
 are the input's, exactly (inference pastes them back).
 
+With `config.diffusion.mean_fill` (a mean model's exported weights), the
+draws are around that model's fill m: m is pasted into the U-Net's
+context, and the denoiser is D(y) = m + D_r(y - m), D_r EDM's denoiser of
+the residual (its sigma_data the residual's). The squared error of D
+against the hole is that of D_r against the residual, so training, the
+sampler and the caption score are unchanged; the mean model is frozen and
+sees the same (dropped) caption as the U-Net, so guidance guides both.
+
 The state (`DiffusionState`): the network's parameters and optimiser, its
-moving average, and the step's random key; trained by the same trainer
+moving average, the step's random key, and the mean model's variables if
+any; trained by the same trainer
 (pmap over `method.AXIS`, orbax checkpoints, exact resume) as the context
 encoder. Its config: `config.diffusion` (the network in `.unet`, the noise
 schedule, the sampler's steps and churn), `config.model.use_captions` and
@@ -58,6 +67,8 @@ class DiffusionState:
   rng: jax.Array  # raw key data; folded with the step.
   # The network's averaged parameters when `optimizer.ema_decay` > 0.
   ema: Any = None
+  # The frozen mean model's variables with `diffusion.mean_fill`.
+  mean_model: Any = None
 
   @property
   def step(self) -> jax.Array:
@@ -67,11 +78,58 @@ class DiffusionState:
 def model_config(config: ml_collections.ConfigDict
                  ) -> ml_collections.ConfigDict:
   """What the network and the sampler read: `config.diffusion` with the
-  model's `use_captions` and `dtype` (static: frozen by the caller)."""
+  model's `use_captions` and `dtype`, and with `diffusion.mean_fill` the
+  mean model's `config.model` as `mean_model` (static: frozen by the
+  caller)."""
   fields = config.diffusion.to_dict()
   fields.update(use_captions=config.model.use_captions,
                 dtype=config.model.dtype)
+  if config.diffusion.mean_fill:
+    fields['mean_model'] = _mean_model_config(config).model.to_dict()
   return ml_collections.ConfigDict(fields)
+
+
+def _mean_model_config(config: ml_collections.ConfigDict
+                       ) -> ml_collections.ConfigDict:
+  """The exported mean model's config (`diffusion.mean_fill`), checked
+  against the run's images."""
+  # export reads the method registry, which imports this module.
+  from inpainting import export  # pylint: disable=g-import-not-at-top
+  path = export.resolve(config.diffusion.mean_fill)
+  exported = export.load_config(path)
+  if exported.method != 'context_encoder':
+    raise export.ExportError(f'{path}: method {exported.method!r}; '
+                             'config.diffusion.mean_fill names a mean '
+                             "model (a context encoder's export)")
+  if exported.image_size != config.image_size:
+    raise export.ExportError(
+        f'{path}: image_size {exported.image_size}, the run\'s '
+        f'config.image_size is {config.image_size}')
+  return exported
+
+
+def _mean_model_variables(config: ml_collections.ConfigDict) -> Any:
+  """The exported mean model's variables (`diffusion.mean_fill`)."""
+  from inpainting import export  # pylint: disable=g-import-not-at-top
+  _, exported = export.load(export.resolve(config.diffusion.mean_fill))
+  return exported.ema
+
+
+def mean_fill(state: DiffusionState, batch: dict[str, jax.Array],
+              embedding: jax.Array, model: ml_collections.ConfigDict
+              ) -> jax.Array | None:
+  """The mean model's fill of the hole (0 outside; its caption
+  `embedding`), or None without `diffusion.mean_fill`."""
+  if state.mean_model is None:
+    return None
+  # context_encoder is a sibling method; its fill is the mean model's.
+  from inpainting import context_encoder  # pylint: disable=g-import-not-at-top
+  from inpainting import export  # pylint: disable=g-import-not-at-top
+  filled = context_encoder.predict(
+      export.GeneratorState(ema=state.mean_model),
+      dict(batch, embedding=embedding), model=model.mean_model,
+      options=method.FillOptions())
+  return lax.stop_gradient(filled) * batch['mask']
 
 
 def network(model: ml_collections.ConfigDict) -> unet.UNet:
@@ -92,16 +150,22 @@ def schedule(model: ml_collections.ConfigDict) -> edm.Schedule:
 
 
 def _denoiser(net: unet.UNet, params: Any, batch: dict[str, jax.Array],
-              embedding: jax.Array, sigma_data: float):
-  """(x, sigma [B]) -> D(x; sigma | border, mask, caption)."""
+              embedding: jax.Array, sigma_data: float,
+              mean: jax.Array | None = None):
+  """(x, sigma [B]) -> D(x; sigma | border, mask, caption); with a mean
+  fill `mean` (0 outside the hole), m + D_r(x - m) with m in the context."""
   mask = batch['mask']
-  border = batch['image'] * (1.0 - mask)
+  context = batch['image'] * (1.0 - mask)
+  if mean is None:
+    mean = jnp.zeros_like(context)
+  else:
+    context = context + mean
 
   def denoise(x, sigma):
-    return edm.denoise(
+    return mean + edm.denoise(
         lambda scaled, c_noise: net.apply({'params': params}, scaled,
-                                          c_noise, border, mask, embedding),
-        x, sigma, sigma_data)
+                                          c_noise, context, mask, embedding),
+        x - mean, sigma, sigma_data)
   return denoise
 
 
@@ -122,11 +186,14 @@ def create_state(config: ml_collections.ConfigDict,
   ema = None
   if opt.ema_decay > 0:  # a copy: the step donates the state's buffers
     ema = jax.tree.map(jnp.copy, variables['params'])
+  mean_model = None
+  if config.diffusion.mean_fill:
+    mean_model = jax.tree.map(jnp.asarray, _mean_model_variables(config))
   return DiffusionState(
       network=state_lib.TrainState.create(
           apply_fn=net.apply, params=variables['params'],
           tx=state_lib.create_optimizer(config, opt.generator_learning_rate)),
-      rng=jax.random.key_data(step_rng), ema=ema)
+      rng=jax.random.key_data(step_rng), ema=ema, mean_model=mean_model)
 
 
 def _global_draw(draw, local: int) -> jax.Array:
@@ -170,10 +237,11 @@ def train_step(state: DiffusionState, batch: dict[str, jax.Array], *,
       noise_rng, (total, *image.shape[1:])), n)
   clean = image * mask
   noisy = clean + sigma[:, None, None, None] * noise * mask
+  mean = mean_fill(state, batch, embedding, model)
 
   def loss_fn(params):
     denoised = _denoiser(net, params, {'image': image, 'mask': mask},
-                         embedding, levels.sigma_data)(noisy, sigma)
+                         embedding, levels.sigma_data, mean)(noisy, sigma)
     per_image = losses.hole_mse(denoised, clean, mask)
     weighted = edm.loss_weight(sigma, levels.sigma_data) * per_image
     return weighted.mean(), per_image
@@ -217,14 +285,15 @@ def sample(state: DiffusionState, batch: dict[str, jax.Array],
   """
   net, levels = network(model), schedule(model)
   params = _params(state)
-  conditional = _denoiser(net, params, batch, batch['embedding'],
-                          levels.sigma_data)
+  embedding = batch['embedding']
+  conditional = _denoiser(net, params, batch, embedding, levels.sigma_data,
+                          mean_fill(state, batch, embedding, model))
   denoiser = conditional
   guidance = options.guidance if model.use_captions else 0.0
   if guidance:
-    unconditional = _denoiser(net, params, batch,
-                              jnp.zeros_like(batch['embedding']),
-                              levels.sigma_data)
+    zero = jnp.zeros_like(embedding)
+    unconditional = _denoiser(net, params, batch, zero, levels.sigma_data,
+                              mean_fill(state, batch, zero, model))
     denoiser = lambda x, sigma: edm.guide(
         conditional(x, sigma), unconditional(x, sigma), guidance)
   drawn = edm.sample(denoiser, rng, batch['mask'],
@@ -257,7 +326,8 @@ def caption_loss(state: DiffusionState, batch: dict[str, jax.Array], *,
   image, mask = batch['image'], batch['mask']
   clean = image * mask
   denoise = _denoiser(net, _params(state), batch, batch['embedding'],
-                      levels.sigma_data)
+                      levels.sigma_data,
+                      mean_fill(state, batch, batch['embedding'], model))
   rng = jax.random.key(CAPTION_NOISE_SEED)
   per_level = []
   for i, sigma in enumerate(CAPTION_SIGMAS):

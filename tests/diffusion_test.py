@@ -13,6 +13,7 @@ from inpainting import baselines
 from inpainting import config_lib
 from inpainting import diffusion
 from inpainting import evaluate
+from inpainting import export
 from inpainting import inference
 from inpainting import method
 from inpainting import methods
@@ -202,3 +203,50 @@ def test_caption_loss_reads_the_caption_with_the_same_noise():
   np.testing.assert_array_equal(true, loss(state, batch))  # fixed noise
   shuffled = loss(state, dict(batch, embedding=batch['embedding'][::-1]))
   assert np.abs(np.asarray(true - shuffled)).max() > 0
+
+
+def test_a_mean_fill_centres_the_draws_and_stays_frozen(trained_run,
+                                                        tmp_path):
+  ce_config, workdir = trained_run
+  weights = tmp_path / 'mean.safetensors'
+  export.export(ce_config, inference.restore(ce_config, workdir), weights,
+                'float32')
+  config = tiny_sampler.get_config()
+  config.diffusion.mean_fill = str(weights)
+  config.diffusion.sigma_data = 0.01
+  config.diffusion.sampling_steps = 16  # 2 levels are too coarse for this
+  config_lib.validate_for_tool(config)
+  state = diffusion.create_state(config)  # the U-Net's output starts at 0
+  model = ml_collections.FrozenConfigDict(diffusion.model_config(config))
+  batch = _batch(config)
+  mask = batch['mask']
+  # The mean model's fill is the exported generator's, in the hole.
+  exported_config, exported = export.load(weights)
+  expected = inference.fill(exported, batch, exported_config,
+                            box=(0, 64, 0, 64))
+  mean = np.asarray(diffusion.mean_fill(state, batch, batch['embedding'],
+                                        model))
+  np.testing.assert_allclose(mean, expected * mask, atol=1e-5)
+  assert np.abs(mean).max() > 0.05
+  # D(y) = m + D_r(y - m): with the U-Net's output F = 0 the model is
+  # the Gaussian N(m, sigma_data^2): its draws are m + sigma_data z.
+  sample = jax.jit(functools.partial(diffusion.sample, model=model,
+                                     options=method.FillOptions()))
+  drawn = np.asarray(sample(state, batch, jax.random.key(0)))
+  deviation = (drawn - mean)[np.broadcast_to(mask, drawn.shape) == 1]
+  assert abs(deviation.mean()) < 0.002
+  # sigma_data, up to the error of Heun's 16 levels (about 20% here).
+  assert 0.005 < deviation.std() < 0.015
+  np.testing.assert_array_equal(np.where(mask == 0, drawn, 0), 0)
+  # Training moves the U-Net, never the mean model.
+  trained, metrics = _run_steps(config, state, [_batch(config, 1)],
+                                jax.local_devices())
+  assert_trees_close(trained.mean_model, state.mean_model, rtol=0, atol=0)
+  assert np.isfinite(metrics[0]['loss'])
+  moved = jax.tree.map(lambda a, b: np.abs(a - b).max(),
+                       state.network.params, trained.network.params)
+  assert max(jax.tree.leaves(moved)) > 0
+  # A missing file is named before anything is built.
+  config.diffusion.mean_fill = str(tmp_path / 'absent.safetensors')
+  with pytest.raises(config_lib.ConfigError, match='absent.safetensors'):
+    config_lib.validate_for_tool(config)
