@@ -480,11 +480,13 @@ def _evaluate_and_write(config: ml_collections.ConfigDict, workdir: str,
                 hole_size=config.mask.size, mask_seed=config.eval.mask_seed)
   draws = _score_distribution(config, state, ds, report, collected)
   if draws is not None:
+    # The draws' mean (their estimate of the mean fill) beside them.
     grid = grids.image_grid(
-        [samples['masked'], *draws, samples['target']],
+        [samples['masked'], *draws, np.mean(draws, axis=0),
+         samples['target']],
         captions=list(samples['captions']),
         titles=['masked'] + [f'draw {k + 1}' for k in range(len(draws))] +
-        ['target'])
+        [f'mean of {len(draws)}', 'target'])
     samples['draws'] = draws
   _score_kinds_and_write(config, state, ds, report, grid, samples, out)
   return report

@@ -6,6 +6,7 @@ import functools
 import jax
 import ml_collections
 import numpy as np
+from PIL import Image
 import pytest
 
 from configs import tiny_sampler
@@ -13,6 +14,7 @@ from inpainting import baselines
 from inpainting import config_lib
 from inpainting import diffusion
 from inpainting import evaluate
+from inpainting import grids
 from inpainting import export
 from inpainting import inference
 from inpainting import method
@@ -146,6 +148,16 @@ def test_evaluation_scores_the_draws_and_the_captions(sampler_run, tmp_path):
   assert '| real (floor) |' in markdown
   samples = np.load(tmp_path / 'report_samples.npz')
   assert samples['draws'].shape == (3, 8, 64, 64, 3)
+  # masked | 3 draws | their mean | target: the first row's fifth image
+  # is the mean of its draws, enlarged.
+  grid = np.asarray(Image.open(tmp_path / 'report.png'))
+  cell = 64 * grids.SCALE + 2 * grids.GUTTER
+  top = grid.shape[0] - 8 * cell + grids.GUTTER  # below the titles
+  left = 4 * cell + grids.GUTTER
+  shown = grid[top:top + 64 * grids.SCALE, left:left + 64 * grids.SCALE]
+  mean = np.round(np.clip(samples['draws'][:, 0].mean(0), 0, 1) * 255)
+  np.testing.assert_allclose(
+      shown, mean.repeat(grids.SCALE, 0).repeat(grids.SCALE, 1), atol=1)
 
 
 def _trained_state(config):
