@@ -9,11 +9,13 @@ GFLOP an image against 7.35). Evaluated on the first 256 validation images,
 U-Net evaluations), guidance 2 against none on them, caption retrieval on
 20 (the first run used fewer: docs/experiments/14_sampler.md).
 Budget: 400 steps at batch 32 = 12,800 training images.
-Result (2026-12-07, stopped at step 250 = 8,000 images; the first 128
-coco64 validation images, centre holes): one draw: hole MSE 0.0906, PSNR
-10.63 dB, seam +0.089, sharpness 1.27, SWD 128.3 (floor 51.4, the mean
-model 185.0); mean of 4 draws 12.69 dB, calibration 1.02; captions +0.10%
-of the denoising loss (docs/experiments/14_sampler.md).
+Result (2026-12-07, step 400; the first 128 coco64 validation images,
+centre holes): one draw: hole MSE 0.0900, PSNR 10.65 dB, seam +0.078,
+sharpness 1.24, SWD 121.8 (floor 51.4, the mean model 185.0, Telea 95.0);
+mean of 4 draws 12.86 dB, calibration 1.14; captions +0.11% of the
+denoising loss, CI above zero; blotches of colour. Drawing around the mean
+fill does better on all but the captions (sampler_residual_coco64;
+docs/experiments/14_sampler.md).
 
   python -m inpainting.main --config=configs/experiments/sampler_coco64.py \
       --config.dataset.manual_dir=PATH/coco64-captions.zip \

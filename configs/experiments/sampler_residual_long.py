@@ -2,8 +2,9 @@
 model's whole budget.
 
 configs/experiments/sampler_residual_coco64.py (the U-Net drawing the
-residual from the shipped model's fill; at 400 steps it beat the plain
-sampler on every measure: docs/experiments/14_sampler.md) trained ten
+residual from the shipped model's fill; at 400 steps it beat the sampler
+from nothing on SWD, sample PSNR, calibration, sharpness and seam, not on
+captions: docs/experiments/14_sampler.md) trained ten
 times longer: 4,000 steps at batch 32 = 128,000 training images, the
 shipped mean model's own budget, on the same cosine schedule. It runs
 for hours on a 2-core CPU: a checkpoint every 100 steps, and the same
