@@ -22,9 +22,8 @@ sees the same (dropped) caption as the U-Net, so guidance guides both.
 
 The state (`DiffusionState`): the network's parameters and optimiser, its
 moving average, the step's random key, and the mean model's variables if
-any; trained by the same trainer
-(pmap over `method.AXIS`, orbax checkpoints, exact resume) as the context
-encoder. Its config: `config.diffusion` (the network in `.unet`, the noise
+any; trained by the same trainer (pmap over `method.AXIS`, orbax
+checkpoints, exact resume) as the context encoder. Its config: `config.diffusion` (the network in `.unet`, the noise
 schedule, the sampler's steps and churn), `config.model.use_captions` and
 `config.model.dtype`, `config.optimizer` (its `generator_learning_rate` is
 the network's), `config.caption_dropout` and `config.guidance`.
@@ -32,6 +31,7 @@ the network's), `config.caption_dropout` and `config.guidance`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax
@@ -85,27 +85,30 @@ def model_config(config: ml_collections.ConfigDict
   fields.update(use_captions=config.model.use_captions,
                 dtype=config.model.dtype)
   if config.diffusion.mean_fill:
-    fields['mean_model'] = _mean_model_config(config).model.to_dict()
+    fields['mean_model'] = _mean_model_fields(config.diffusion.mean_fill,
+                                              config.image_size)
   return ml_collections.ConfigDict(fields)
 
 
-def _mean_model_config(config: ml_collections.ConfigDict
-                       ) -> ml_collections.ConfigDict:
-  """The exported mean model's config (`diffusion.mean_fill`), checked
-  against the run's images."""
+# Every fill and draw asks for `model_config`: the file is read and checked
+# once a process, not once a batch.
+@functools.lru_cache(maxsize=8)
+def _mean_model_fields(mean_fill: str, image_size: int) -> dict[str, Any]:
+  """The exported mean model's `config.model` fields (`diffusion.
+  mean_fill`), checked to be a context encoder's at the run's image size."""
   # export reads the method registry, which imports this module.
   from inpainting import export  # pylint: disable=g-import-not-at-top
-  path = export.resolve(config.diffusion.mean_fill)
+  path = export.resolve(mean_fill)
   exported = export.load_config(path)
   if exported.method != 'context_encoder':
     raise export.ExportError(f'{path}: method {exported.method!r}; '
                              'config.diffusion.mean_fill names a mean '
                              "model (a context encoder's export)")
-  if exported.image_size != config.image_size:
+  if exported.image_size != image_size:
     raise export.ExportError(
         f'{path}: image_size {exported.image_size}, the run\'s '
-        f'config.image_size is {config.image_size}')
-  return exported
+        f'config.image_size is {image_size}')
+  return exported.model.to_dict()
 
 
 def _mean_model_variables(config: ml_collections.ConfigDict) -> Any:

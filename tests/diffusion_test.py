@@ -14,8 +14,8 @@ from inpainting import baselines
 from inpainting import config_lib
 from inpainting import diffusion
 from inpainting import evaluate
-from inpainting import grids
 from inpainting import export
+from inpainting import grids
 from inpainting import inference
 from inpainting import method
 from inpainting import methods
