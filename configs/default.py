@@ -304,6 +304,10 @@ def get_config(dataset: str | None = None) -> ml_collections.ConfigDict:
   config.log_every_steps = 100
   config.checkpoint_every_steps = 1_000
   config.max_checkpoints_to_keep = 3
+  # N > 0: also keep every checkpoint at a multiple of N steps, so that a
+  # step in mid-schedule can still be scored after the run goes on; 0: only
+  # the latest `max_checkpoints_to_keep`.
+  config.keep_checkpoints_every = 0
   # Held-out metrics and a fixed sample grid (masked | inpainted | target)
   # in TensorBoard and workdir/samples/.
   config.eval_every_steps = 1_000

@@ -97,10 +97,12 @@ class CheckpointWriteError(OSError):
 
 def create_manager(workdir: pathlib.Path, config: ml_collections.ConfigDict,
                    read_only: bool = False) -> ocp.CheckpointManager:
-  """A manager of `workdir/checkpoints`, keeping the latest few."""
+  """A manager of `workdir/checkpoints`, keeping the latest few (and those
+  at multiples of `config.keep_checkpoints_every`, if set)."""
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=config.max_checkpoints_to_keep, create=not read_only,
-      read_only=read_only)
+      max_to_keep=config.max_checkpoints_to_keep,
+      keep_period=config.keep_checkpoints_every or None,
+      create=not read_only, read_only=read_only)
   return ocp.CheckpointManager(
       pathlib.Path(workdir).absolute() / 'checkpoints', options=options,
       item_handlers=ocp.StandardCheckpointHandler())

@@ -564,6 +564,10 @@ def semantic_problems(config: ml_collections.ConfigDict, *,
       'model.kernel_size', 'model.caption_features', 'loss.band',
       'mask.box_min', 'mask.box_max', 'mask.max_strokes', 'mask.max_vertices',
       'mask.max_length', 'mask.min_width', 'mask.max_width'), problems)
+  keep = config.keep_checkpoints_every
+  if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+    problems.append(f'config.keep_checkpoints_every={keep!r}: must be an '
+                    'integer >= 0 (0: only the latest checkpoints)')
   if problems:
     return problems  # the checks below do arithmetic on these
   _mask_problems(config.mask, config.eval.mask_kinds, config.image_size,

@@ -107,6 +107,8 @@ def test_wrong_types_are_named():
     ('mask.size', 0, 'config.mask.size=0: must be a positive integer'),
     ('num_train_steps', -1,
      'config.num_train_steps=-1: must be a positive integer'),
+    ('keep_checkpoints_every', -1,
+     r'config.keep_checkpoints_every=-1: must be an integer >= 0'),
     ('model.generator.activation', 'swishy',
      "config.model.generator.activation='swishy': must be one of"),
     ('model.layers.conv_impl', 'fft', "config.model.layers.conv_impl='fft': must be one of"),

@@ -274,6 +274,19 @@ def test_save_restore_then_next_step_is_identical(tiny_config, tmp_path):
   assert_trees_close(after_restored, after_saved, rtol=0, atol=0)
 
 
+def test_checkpoints_at_the_kept_period_outlive_the_latest_few(tiny_config,
+                                                              tmp_path):
+  tiny_config.max_checkpoints_to_keep = 1
+  tiny_config.keep_checkpoints_every = 2
+  manager = checkpoints.create_manager(tmp_path, tiny_config)
+  state = _init(tiny_config)
+  for step in range(1, 6):
+    checkpoints.save(manager, step, state)
+  manager.wait_until_finished()
+  assert checkpoints.create_manager(tmp_path, tiny_config).all_steps() == [
+      2, 4, 5]
+
+
 def test_restore_names_mismatched_parameters(tiny_config, tmp_path):
   manager = checkpoints.create_manager(tmp_path, tiny_config)
   checkpoints.save(manager, 1, _init(tiny_config))
