@@ -58,6 +58,10 @@ SAMPLE_SEED = 0
 # high noise the border dominates).
 CAPTION_SIGMAS = (0.1, 0.3, 1.0)
 CAPTION_NOISE_SEED = 0
+# `caption_loss_by_level` also reports the top of the schedule (sigma_max),
+# where the noisy hole tells nothing and the denoiser's output is its
+# estimate of the hole's mean given the border and the caption: the mean
+# model's quantity, so that the caption's share compares like with like.
 
 
 @flax.struct.dataclass
@@ -318,13 +322,13 @@ def predict(state: DiffusionState, batch: dict[str, jax.Array], *,
   return drawn
 
 
-def caption_loss(state: DiffusionState, batch: dict[str, jax.Array], *,
-                 model: ml_collections.ConfigDict) -> jax.Array:
-  """[B]: the denoising loss of each image's hole given its embedding,
-  at the fixed levels `CAPTION_SIGMAS` with fixed noise, unweighted and
-  averaged over the levels: lower where the caption explains the hole
-  better. Paired across embeddings (same noise), so that true and
-  shuffled captions are compared on the same draws."""
+def _denoising_losses(state: DiffusionState, batch: dict[str, jax.Array],
+                      sigmas: tuple[float, ...],
+                      model: ml_collections.ConfigDict) -> jax.Array:
+  """[B, len(sigmas)]: the hole's denoising loss given each image's
+  embedding at each level, unweighted; level i's noise is fixed (the i-th
+  key from CAPTION_NOISE_SEED), so that losses are paired across
+  embeddings."""
   net, levels = network(model), schedule(model)
   image, mask = batch['image'], batch['mask']
   clean = image * mask
@@ -333,12 +337,35 @@ def caption_loss(state: DiffusionState, batch: dict[str, jax.Array], *,
                       mean_fill(state, batch, batch['embedding'], model))
   rng = jax.random.key(CAPTION_NOISE_SEED)
   per_level = []
-  for i, sigma in enumerate(CAPTION_SIGMAS):
+  for i, sigma in enumerate(sigmas):
     noise = jax.random.normal(jax.random.fold_in(rng, i), image.shape)
     noisy = clean + sigma * noise * mask
     denoised = denoise(noisy, jnp.full(image.shape[:1], sigma))
     per_level.append(losses.hole_mse(denoised, clean, mask))
-  return jnp.mean(jnp.stack(per_level), axis=0)
+  return jnp.stack(per_level, axis=1)
+
+
+def caption_loss(state: DiffusionState, batch: dict[str, jax.Array], *,
+                 model: ml_collections.ConfigDict) -> jax.Array:
+  """[B]: the denoising loss of each image's hole given its embedding,
+  at the fixed levels `CAPTION_SIGMAS` with fixed noise, unweighted and
+  averaged over the levels: lower where the caption explains the hole
+  better. Paired across embeddings (same noise), so that true and
+  shuffled captions are compared on the same draws."""
+  return _denoising_losses(state, batch, CAPTION_SIGMAS, model).mean(axis=1)
+
+
+def caption_loss_by_level(state: DiffusionState,
+                          batch: dict[str, jax.Array], *,
+                          model: ml_collections.ConfigDict
+                          ) -> dict[str, jax.Array]:
+  """{'sigma S': [B]}: `caption_loss`'s levels one by one (with the same
+  noise), and the schedule's top level, where the loss is the error of
+  the denoiser's estimate of the hole's mean."""
+  sigmas = CAPTION_SIGMAS + (schedule(model).sigma_max,)
+  per_level = _denoising_losses(state, batch, sigmas, model)
+  return {f'sigma {sigma:g}': per_level[:, i]
+          for i, sigma in enumerate(sigmas)}
 
 
 METHOD = method.Method(
@@ -350,4 +377,5 @@ METHOD = method.Method(
     logged=('loss', 'denoised_mse'),
     sample=sample,
     caption_loss=caption_loss,
+    caption_loss_by_level=caption_loss_by_level,
 )

@@ -18,7 +18,8 @@ The protocol's part for samplers (docs/evaluation.md, "Samplers"), run by
   of the loss; and caption retrieval: each of the first
   `eval.retrieval_examples` images ranks its own caption among
   `RETRIEVAL_CANDIDATES` (its own and the other images') by the loss each
-  gives. Chance is 1 / RETRIEVAL_CANDIDATES.
+  gives. Chance is 1 / RETRIEVAL_CANDIDATES. A method with a
+  `Method.caption_loss_by_level` has the paired comparison by level too.
 """
 
 from __future__ import annotations
@@ -144,6 +145,22 @@ def _caption_loss(state, batch, *, method, model):
   return methods.METHODS[method].caption_loss(state, batch, model=model)
 
 
+@functools.partial(compilation.jit, static_argnames=('method', 'model'))
+def _caption_loss_by_level(state, batch, *, method, model):
+  return methods.METHODS[method].caption_loss_by_level(state, batch,
+                                                       model=model)
+
+
+def _paired(true: np.ndarray, shuffled: np.ndarray) -> dict:
+  """True against shuffled captions' losses, paired per image."""
+  mean, low, high = metrics.bootstrap_mean_ci(shuffled - true)
+  return {'examples': len(true), 'true_loss': float(true.mean()),
+          'shuffled_loss': float(shuffled.mean()),
+          'shuffled_minus_true': {'mean': mean, 'ci95': [low, high],
+                                  'significant': bool(low > 0 or high < 0)},
+          'percent': 100 * mean / float(true.mean())}
+
+
 def caption_scores(config: ml_collections.ConfigDict, state: Any,
                    batches: Iterable[dict[str, np.ndarray]]) -> dict:
   """The caption loss with true and shuffled captions, and retrieval.
@@ -157,22 +174,29 @@ def caption_scores(config: ml_collections.ConfigDict, state: Any,
   """
   args = inference.fill_args(config)
   args = dict(method=args['method'], model=args['model'])
+  by_level = methods.METHODS[args['method']].caption_loss_by_level
   true, shuffled, images = [], [], []
+  level_true, level_shuffled = [], []
   for batch in _first(batches, config.eval.sample_examples):
     keep = np.asarray(batch['shuffled_differs'], bool)
     device_batch = {k: batch[k] for k in ('image', 'mask', 'embedding')}
+    shuffled_batch = dict(device_batch,
+                          embedding=batch['shuffled_embedding'])
     true.append(np.asarray(_caption_loss(state, device_batch, **args))[keep])
-    shuffled.append(np.asarray(_caption_loss(
-        state, dict(device_batch, embedding=batch['shuffled_embedding']),
-        **args))[keep])
+    shuffled.append(np.asarray(_caption_loss(state, shuffled_batch,
+                                             **args))[keep])
+    if by_level is not None:
+      for losses, b in ((level_true, device_batch),
+                        (level_shuffled, shuffled_batch)):
+        losses.append({name: np.asarray(loss)[keep] for name, loss in
+                       _caption_loss_by_level(state, b, **args).items()})
     images.append(device_batch)
-  true, shuffled = np.concatenate(true), np.concatenate(shuffled)
-  mean, low, high = metrics.bootstrap_mean_ci(shuffled - true)
-  out = {'examples': len(true), 'true_loss': float(true.mean()),
-         'shuffled_loss': float(shuffled.mean()),
-         'shuffled_minus_true': {'mean': mean, 'ci95': [low, high],
-                                 'significant': bool(low > 0 or high < 0)},
-         'percent': 100 * mean / float(true.mean())}
+  out = _paired(np.concatenate(true), np.concatenate(shuffled))
+  if by_level is not None:
+    out['by_level'] = {
+        name: _paired(np.concatenate([b[name] for b in level_true]),
+                      np.concatenate([b[name] for b in level_shuffled]))
+        for name in level_true[0]}
   pool = {k: np.concatenate([b[k] for b in images]) for k in images[0]}
   out['retrieval'] = _retrieval(state, pool, config.eval.retrieval_examples,
                                 args)
@@ -253,4 +277,16 @@ def markdown(report: dict) -> list[str]:
               f"{d['mean']:+.6f} | [{d['ci95'][0]:+.6f}, {d['ci95'][1]:+.6f}] "
               f"| {scores['percent']:+.2f}% | {100 * r['top1']:.0f}% | "
               f"{100 * r['top10']:.0f}% | {r['mean_rank']:.1f} |"]
+  levels = (scores or {}).get('by_level')
+  if levels:
+    lines += ['', 'By level (`Method.caption_loss_by_level`, the same images '
+              'and captions; docs/evaluation.md):', '',
+              '| level | true | shuffled | shuffled - true | 95% CI | '
+              '% of true |', '| --- | --- | --- | --- | --- | --- |']
+    for name, row in levels.items():
+      d = row['shuffled_minus_true']
+      lines.append(f"| {name} | {row['true_loss']:.5f} | "
+                   f"{row['shuffled_loss']:.5f} | {d['mean']:+.6f} | "
+                   f"[{d['ci95'][0]:+.6f}, {d['ci95'][1]:+.6f}] | "
+                   f"{row['percent']:+.2f}% |")
   return lines

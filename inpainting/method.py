@@ -78,6 +78,9 @@ class Method:
     caption_loss: None, or (state, batch, *, model) -> [B], a loss of each
       image's hole given its `embedding` that is lower where the caption
       fits (evaluation ranks captions by it).
+    caption_loss_by_level: None, or (state, batch, *, model) ->
+      {name: [B]}: parts of the caption loss (a sampler's noise levels),
+      each reported with the caption's share of it.
   """
   create_state: Callable[[ml_collections.ConfigDict, Batch | None], State]
   train_step: Callable[..., tuple[State, dict[str, jax.Array]]]
@@ -88,6 +91,7 @@ class Method:
   logged: tuple[str, ...] = ()
   sample: Callable[..., jax.Array] | None = None
   caption_loss: Callable[..., jax.Array] | None = None
+  caption_loss_by_level: Callable[..., dict[str, jax.Array]] | None = None
 
 
 def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:

@@ -137,6 +137,12 @@ def test_evaluation_scores_the_draws_and_the_captions(sampler_run, tmp_path):
   assert scores['examples'] <= 8
   assert scores['retrieval']['examples'] == 4
   assert scores['retrieval']['candidates'] == 8
+  levels = scores['by_level']
+  assert list(levels) == ['sigma 0.1', 'sigma 0.3', 'sigma 1', 'sigma 80']
+  assert all(row['examples'] == scores['examples'] for row in levels.values())
+  np.testing.assert_allclose(
+      np.mean([levels[k]['true_loss'] for k in list(levels)[:3]]),
+      scores['true_loss'], rtol=1e-5)
   assert set(report['guidance']) == {'0', '2'}
   assert report['guidance']['0']['swd_mean'] == swd['model, draw 1'][
       'swd_mean']
@@ -146,6 +152,7 @@ def test_evaluation_scores_the_draws_and_the_captions(sampler_run, tmp_path):
   assert 'Caption ablation: by the caption scores below' in markdown
   assert '## Draws (3 an image, the first 8 images)' in markdown
   assert '| real (floor) |' in markdown
+  assert '| sigma 80 |' in markdown
   samples = np.load(tmp_path / 'report_samples.npz')
   assert samples['draws'].shape == (3, 8, 64, 64, 3)
   # masked | 3 draws | their mean | target: the first row's fifth image
@@ -215,6 +222,14 @@ def test_caption_loss_reads_the_caption_with_the_same_noise():
   np.testing.assert_array_equal(true, loss(state, batch))  # fixed noise
   shuffled = loss(state, dict(batch, embedding=batch['embedding'][::-1]))
   assert np.abs(np.asarray(true - shuffled)).max() > 0
+  # By level: the score's levels, with the same noise, then the top one.
+  by_level = jax.jit(functools.partial(
+      diffusion.caption_loss_by_level,
+      model=diffusion.model_config(config)))(state, batch)
+  assert list(by_level) == ['sigma 0.1', 'sigma 0.3', 'sigma 1', 'sigma 80']
+  np.testing.assert_allclose(
+      np.mean([by_level[f'sigma {s:g}'] for s in diffusion.CAPTION_SIGMAS],
+              axis=0), true, rtol=1e-5)
 
 
 def test_a_mean_fill_centres_the_draws_and_stays_frozen(trained_run,
