@@ -14,7 +14,8 @@ Result (2026-12-07, stopped and scored at step 2,000 = 64,000 images,
 first 128 coco64 validation images, centre holes): one draw 12.37 dB,
 seam +0.010, sharpness 1.10, SWD 52.2 (floor 51.4: 1.02x, the lowest of
 all methods); mean of 4 draws 14.43 dB, calibration 1.05; captions
-+0.12% of the denoising loss, CI above zero. The same command resumes
++0.12% of the denoising loss, +0.76% at the top noise level (the mean
+model: +0.93%), CIs above zero. The same command resumes
 it to 4,000 steps.
 
   python -m inpainting.main --config=configs/experiments/sampler_residual_long.py \
