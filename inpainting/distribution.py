@@ -186,10 +186,10 @@ def caption_scores(config: ml_collections.ConfigDict, state: Any,
     shuffled.append(np.asarray(_caption_loss(state, shuffled_batch,
                                              **args))[keep])
     if by_level is not None:
-      for losses, b in ((level_true, device_batch),
-                        (level_shuffled, shuffled_batch)):
-        losses.append({name: np.asarray(loss)[keep] for name, loss in
-                       _caption_loss_by_level(state, b, **args).items()})
+      for collected, b in ((level_true, device_batch),
+                           (level_shuffled, shuffled_batch)):
+        collected.append({name: np.asarray(loss)[keep] for name, loss in
+                          _caption_loss_by_level(state, b, **args).items()})
     images.append(device_batch)
   out = _paired(np.concatenate(true), np.concatenate(shuffled))
   if by_level is not None:
